@@ -1,0 +1,99 @@
+"""Host-IP allocation: the only writer of NodeNIC.host_ip.
+
+Each allocation locks its rail row (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises
+writers by itself), reads the rail's free space as spans, and writes the new addresses in one
+statement batch. The unique constraint (rail, host_ip) is the last line of defence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from planner import ipam
+from planner.models import NodeNIC, Plan, Rail
+
+
+class NoRoom(Exception):
+    """The rail has fewer free addresses than asked for; nothing was allocated."""
+
+
+class NotEnoughNICs(Exception):
+    """Fewer NICs without a host IP than addresses asked for; nothing was allocated."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    nic_id: int
+    node: str
+    address: str
+
+    def to_dict(self) -> dict:
+        return {"nic": self.nic_id, "node": self.node, "address": self.address}
+
+
+def _lock(rail_id: int) -> Rail:
+    return Rail.objects.select_for_update().select_related("plan").get(pk=rail_id)
+
+
+def _write(assignments: list[tuple[str, int]]) -> None:
+    table = NodeNIC._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET host_ip = %s WHERE id = %s", assignments)
+
+
+def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocation]:
+    space = rail.space()
+    spans = space.first_free(count)
+    if ipam.size(spans) < count:
+        free = space.usage().free
+        raise NoRoom(
+            f"Rail {rail.index} ({rail.subnet}) has {free} free addresses; {count} were asked for."
+        )
+    addresses = ipam.expand(spans, space.version)
+    _write([(address, nic_id) for address, (nic_id, _) in zip(addresses, nics, strict=True)])
+    return [
+        Allocation(nic_id, node, address)
+        for address, (nic_id, node) in zip(addresses, nics, strict=True)
+    ]
+
+
+def _unaddressed(rail: Rail, nic_ids: list[int] | None = None) -> list[tuple[int, str]]:
+    nics = rail.nics.filter(host_ip__isnull=True)
+    if nic_ids is not None:
+        nics = nics.filter(pk__in=nic_ids)
+    return list(nics.order_by("node__name", "pk").values_list("pk", "node__name"))
+
+
+def allocate_on_rail(
+    rail_id: int, count: int, nic_ids: list[int] | None = None
+) -> list[Allocation]:
+    """Give `count` NICs of the rail without a host IP the rail's lowest free addresses."""
+    with transaction.atomic():
+        rail = _lock(rail_id)
+        nics = _unaddressed(rail, nic_ids)
+        if len(nics) < count:
+            raise NotEnoughNICs(
+                f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
+            )
+        return _assign(rail, nics[:count], count)
+
+
+def allocate_plan(plan: Plan) -> dict[int, int]:
+    """Address every NIC of the plan that has no host IP; returns {rail index: addresses given}.
+
+    All rails or none: a rail without room rolls the whole call back.
+    """
+    given: dict[int, int] = {}
+    with transaction.atomic():
+        for rail_id in plan.rails.order_by("index").values_list("pk", flat=True):
+            rail = _lock(rail_id)
+            nics = _unaddressed(rail)
+            given[rail.index] = len(_assign(rail, nics, len(nics))) if nics else 0
+    return given
+
+
+def release_plan(plan: Plan) -> int:
+    with transaction.atomic():
+        return NodeNIC.objects.filter(node__plan=plan, host_ip__isnull=False).update(host_ip=None)

@@ -1,0 +1,283 @@
+from rest_framework import serializers
+
+from planner import ipam, naming, services, validation
+from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+
+
+def _raise(errors: dict) -> None:
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+    slug = serializers.SlugField(max_length=63, required=False)
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id", "name", "slug", "description", "namespace", "rail_count", "supernet",
+            "rail_prefix_length", "nad_name_template", "resource_name_template",
+            "interface_template", "cni_type", "cni_version", "mtu", "pod_cidr", "service_cidr",
+            "cni_options", "pod_options", "url", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        merged = {**self._current(), **attrs}
+        if not merged.get("slug"):
+            merged["slug"] = attrs["slug"] = naming_slug(merged.get("name", ""))
+        errors = validation.plan_errors(merged)
+        slug_error = naming.dns1123_error(merged["slug"])
+        if slug_error:
+            errors.setdefault("slug", []).append(slug_error)
+        for field in ("cni_options", "pod_options"):
+            if not isinstance(merged.get(field) or {}, dict):
+                errors.setdefault(field, []).append("Expected a mapping (an object).")
+        _raise(errors)
+        return attrs
+
+    def _current(self) -> dict:
+        if self.instance is None:
+            return {f.name: f.get_default() for f in Plan._meta.fields if f.has_default()}
+        return {
+            field: getattr(self.instance, field)
+            for field in self.Meta.fields
+            if hasattr(self.instance, field)
+        }
+
+    def create(self, validated_data):
+        return services.create_plan(**validated_data)
+
+
+def naming_slug(name: str) -> str:
+    from django.utils.text import slugify
+
+    return slugify(name)[:63].strip("-")
+
+
+class RailSerializer(serializers.ModelSerializer):
+    nad_name = serializers.CharField(max_length=63, required=False, allow_blank=True)
+    resource_name = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    interface_name = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    routes = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Rail
+        fields = [
+            "id", "plan", "index", "subnet", "gateway", "vlan", "range_start", "range_end",
+            "routes", "nad_name", "resource_name", "interface_name",
+        ]  # fmt: skip
+        validators: list = []  # uniqueness is checked in validate() with a field-named message
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["nad_name"] = instance.nad_name
+        data["resource_name"] = instance.resource_name
+        data["interface_name"] = instance.interface_name
+        return data
+
+    def validate(self, attrs):
+        plan = attrs.get("plan") or self.instance.plan
+        index = attrs.get("index", self.instance.index if self.instance else None)
+        if self.instance and attrs.get("plan") and attrs["plan"] != self.instance.plan:
+            raise serializers.ValidationError({"plan": ["A rail cannot move to another plan."]})
+        current = (
+            {
+                field: getattr(self.instance, field)
+                for field in ("subnet", "gateway", "vlan", "range_start", "range_end")
+            }
+            if self.instance
+            else {}
+        )
+        merged = {**current, **attrs}
+        for field, template in (
+            ("nad_name", plan.nad_name_template),
+            ("resource_name", plan.resource_name_template),
+            ("interface_name", plan.interface_template),
+        ):
+            override = attrs.get(
+                field, getattr(self.instance, f"{field}_override", "") if self.instance else ""
+            )
+            default = naming.render(template, index) if index is not None else ""
+            merged[field] = override or default
+            attrs[f"{field}_override"] = "" if override == default else override
+            attrs.pop(field, None)
+        others = plan.rails.exclude(pk=self.instance.pk if self.instance else None)
+        neighbours = [validation.Neighbour(f"rail {r.index}", r.subnet) for r in others]
+        neighbours.append(validation.Neighbour("the pod CIDR", plan.pod_cidr))
+        if plan.service_cidr:
+            neighbours.append(validation.Neighbour("the service CIDR", plan.service_cidr))
+        taken = {
+            "nad_name": {r.nad_name: f"rail {r.index}" for r in others},
+            "interface_name": {r.interface_name: f"rail {r.index}" for r in others},
+        }
+        errors = validation.rail_errors(merged, neighbours, taken)
+        if index is not None and others.filter(index=index).exists():
+            errors.setdefault("index", []).append(f"Rail {index} already exists in this plan.")
+        if self.instance and "subnet" in attrs and not errors.get("subnet"):
+            errors.update(self._contents_outside(attrs["subnet"]))
+        if "routes" in attrs and not isinstance(attrs["routes"], list):
+            errors.setdefault("routes", []).append("Routes are a list of {dst, gw} objects.")
+        _raise(errors)
+        return attrs
+
+    def _contents_outside(self, subnet: str) -> dict:
+        span = ipam.span_of(subnet)
+        outside = [
+            ex.display
+            for ex in self.instance.exclusions.all()
+            if not ipam.contains(span, ex.span())
+        ]
+        hosts = [ip for ip in self.instance.host_ip_ints() if not span[0] <= ip <= span[1]]
+        errors = {}
+        if outside:
+            errors["subnet"] = [f"Exclusions {', '.join(outside[:5])} would fall outside {subnet}."]
+        if hosts:
+            errors.setdefault("subnet", []).append(
+                f"{len(hosts)} host IPs would fall outside {subnet}."
+            )
+        return errors
+
+
+class ExclusionSerializer(serializers.ModelSerializer):
+    cidr = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+
+    class Meta:
+        model = Exclusion
+        fields = ["id", "rail", "cidr", "start", "end", "purpose", "note"]
+
+    def validate(self, attrs):
+        rail = attrs.get("rail") or self.instance.rail
+        current = (
+            {f: getattr(self.instance, f) for f in ("cidr", "start", "end")}
+            if self.instance
+            else {}
+        )
+        if attrs.get("cidr") and (attrs.get("start") or attrs.get("end")):
+            raise serializers.ValidationError(
+                {"cidr": ["Give either a CIDR or a start-end range, not both."]}
+            )
+        merged = {**current, **attrs}
+        if attrs.get("cidr"):
+            merged["start"] = merged["end"] = None
+        elif "start" in attrs or "end" in attrs:
+            merged["cidr"] = None
+        others = rail.exclusions.exclude(pk=self.instance.pk if self.instance else None)
+        errors = validation.exclusion_errors(
+            merged, rail.subnet, [(ex.display, ex.span()) for ex in others]
+        )
+        if not errors:
+            span = (
+                ipam.span_of(merged["cidr"])
+                if merged.get("cidr")
+                else ipam.range_span(merged["start"], merged["end"])
+            )
+            hosts = [ip for ip in rail.host_ip_ints() if span[0] <= ip <= span[1]]
+            if hosts:
+                field = "cidr" if merged.get("cidr") else "start"
+                errors[field] = [
+                    f"{len(hosts)} NIC host IPs lie inside it (first {ipam.int_to_ip(min(hosts))}); release them first."
+                ]
+        _raise(errors)
+        attrs["cidr"] = merged.get("cidr") or None
+        attrs["start"], attrs["end"] = merged.get("start"), merged.get("end")
+        if attrs["cidr"]:
+            attrs["start"] = attrs["end"] = None
+        return attrs
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    labels = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Node
+        fields = ["id", "plan", "name", "gpu_count", "labels"]
+        validators: list = []
+
+    def validate(self, attrs):
+        current = (
+            {f: getattr(self.instance, f) for f in ("name", "gpu_count", "labels")}
+            if self.instance
+            else {}
+        )
+        errors = validation.node_errors({**current, **attrs})
+        plan = attrs.get("plan") or self.instance.plan
+        name = attrs.get("name")
+        if (
+            name
+            and plan.nodes.exclude(pk=self.instance.pk if self.instance else None)
+            .filter(name=name)
+            .exists()
+        ):
+            errors.setdefault("name", []).append(
+                f"A node named '{name}' already exists in this plan."
+            )
+        _raise(errors)
+        return attrs
+
+
+class NodeNICSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NodeNIC
+        fields = [
+            "id",
+            "node",
+            "rail",
+            "pf_name",
+            "pci_address",
+            "numa_node",
+            "vf_count",
+            "rdma_device",
+            "host_ip",
+        ]
+        validators: list = []
+
+    def validate(self, attrs):
+        node = attrs.get("node") or self.instance.node
+        rail = attrs.get("rail") or self.instance.rail
+        current = (
+            {
+                f: getattr(self.instance, f)
+                for f in self.Meta.fields
+                if f not in ("node", "rail", "id")
+            }
+            if self.instance
+            else {}
+        )
+        merged = {**current, **attrs}
+        errors = validation.nic_errors(merged, rail.subnet)
+        if rail.plan_id != node.plan_id:
+            errors.setdefault("rail", []).append("The rail belongs to another plan than the node.")
+        others = NodeNIC.objects.exclude(pk=self.instance.pk if self.instance else None)
+        if others.filter(node=node, rail=rail).exists():
+            errors.setdefault("rail", []).append(
+                f"{node.name} already has a NIC on rail {rail.index}."
+            )
+        host_ip = attrs.get("host_ip")
+        if host_ip and not errors.get("host_ip"):
+            ip = ipam.ip_to_int(host_ip)
+            if others.filter(rail=rail, host_ip=host_ip).exists():
+                errors.setdefault("host_ip", []).append(
+                    f"{host_ip} is already a host IP on rail {rail.index}."
+                )
+            elif any(first <= ip <= last for first, last in rail.exclusion_spans()):
+                errors.setdefault("host_ip", []).append(
+                    f"{host_ip} is inside an exclusion of rail {rail.index}."
+                )
+        _raise(errors)
+        return attrs
+
+
+class AllocateSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=100_000)
+    nics = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class PrefixRequestSerializer(serializers.Serializer):
+    prefix_length = serializers.IntegerField(min_value=1, max_value=128)
+    purpose = serializers.ChoiceField(
+        choices=[c[0] for c in Exclusion._meta.get_field("purpose").choices],
+        default="infrastructure",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

@@ -1,0 +1,272 @@
+from django.db import models
+from django.urls import reverse
+
+from planner import ipam, naming
+from planner.planspec import ExclusionSpec, NICSpec, NodeSpec, PlanSpec, RailSpec
+
+
+class CNIType(models.TextChoices):
+    SRIOV = "sriov", "SR-IOV"
+    HOST_DEVICE = "host-device", "host-device"
+    IB_SRIOV = "ib-sriov", "InfiniBand SR-IOV"
+    MACVLAN = "macvlan", "macvlan"
+
+
+class Plan(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=63, unique=True)
+    description = models.TextField(blank=True)
+    namespace = models.CharField(max_length=63, default="ai-training")
+    rail_count = models.PositiveSmallIntegerField(default=8)
+    supernet = models.CharField(max_length=64, blank=True, null=True)
+    rail_prefix_length = models.PositiveSmallIntegerField(default=16)
+    nad_name_template = models.CharField(max_length=63, default="sriov-rail-{rail}")
+    resource_name_template = models.CharField(max_length=253, default="nvidia.com/rail{rail}_vf")
+    interface_template = models.CharField(max_length=32, default="net{rail+1}")
+    cni_type = models.CharField(max_length=16, choices=CNIType.choices, default=CNIType.SRIOV)
+    cni_version = models.CharField(max_length=16, default="0.3.1")
+    mtu = models.PositiveIntegerField(blank=True, null=True)
+    pod_cidr = models.CharField(max_length=64, default="10.100.0.0/16")
+    service_cidr = models.CharField(max_length=64, blank=True, null=True)
+    cni_options = models.JSONField(default=dict, blank=True)
+    pod_options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("plan-detail", args=[self.slug])
+
+    def to_spec(self) -> PlanSpec:
+        """The plan as plain data for the pure modules. Host IPs become `host` exclusions so
+        whereabouts never hands a pod an address a node already uses."""
+        rails = list(self.rails.prefetch_related("exclusions").order_by("index"))
+        host_ips: dict[int, list[int]] = {}
+        nodes = []
+        node_qs = self.nodes.prefetch_related("nics__rail").order_by("name")
+        for node in node_qs:
+            nics = []
+            for nic in sorted(node.nics.all(), key=lambda n: n.rail.index):
+                nics.append(
+                    NICSpec(
+                        rail_index=nic.rail.index,
+                        pf_name=nic.pf_name,
+                        pci_address=nic.pci_address,
+                        numa_node=nic.numa_node,
+                        vf_count=nic.vf_count,
+                        rdma_device=nic.rdma_device,
+                        host_ip=nic.host_ip,
+                    )
+                )
+                if nic.host_ip:
+                    host_ips.setdefault(nic.rail_id, []).append(ipam.ip_to_int(nic.host_ip))
+            nodes.append(
+                NodeSpec(
+                    name=node.name, gpu_count=node.gpu_count, labels=node.labels, nics=tuple(nics)
+                )
+            )
+        rail_specs = []
+        for rail in rails:
+            exclusions = [exclusion.to_spec() for exclusion in rail.exclusions.all()]
+            version = ipam.parse_network(rail.subnet).version
+            for first, last in ipam.spans_from_ips(host_ips.get(rail.id, [])):
+                exclusions.append(
+                    ExclusionSpec(
+                        start=ipam.int_to_ip(first, version),
+                        end=ipam.int_to_ip(last, version),
+                        purpose="host",
+                        note="host IPs of the node NICs",
+                    )
+                )
+            rail_specs.append(rail.to_spec(tuple(exclusions)))
+        return PlanSpec(
+            name=self.name,
+            slug=self.slug,
+            namespace=self.namespace,
+            description=self.description,
+            rail_count=self.rail_count,
+            supernet=self.supernet or None,
+            rail_prefix_length=self.rail_prefix_length,
+            nad_name_template=self.nad_name_template,
+            resource_name_template=self.resource_name_template,
+            interface_template=self.interface_template,
+            cni_type=self.cni_type,
+            cni_version=self.cni_version,
+            mtu=self.mtu,
+            pod_cidr=self.pod_cidr,
+            service_cidr=self.service_cidr or None,
+            cni_options=dict(self.cni_options or {}),
+            pod_options=dict(self.pod_options or {}),
+            rails=tuple(rail_specs),
+            nodes=tuple(nodes),
+        )
+
+
+class Rail(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="rails")
+    index = models.PositiveSmallIntegerField()
+    subnet = models.CharField(max_length=64)
+    gateway = models.GenericIPAddressField(blank=True, null=True)
+    vlan = models.PositiveSmallIntegerField(blank=True, null=True)
+    range_start = models.GenericIPAddressField(blank=True, null=True)
+    range_end = models.GenericIPAddressField(blank=True, null=True)
+    routes = models.JSONField(default=list, blank=True)
+    nad_name_override = models.CharField(max_length=63, blank=True)
+    resource_name_override = models.CharField(max_length=253, blank=True)
+    interface_name_override = models.CharField(max_length=15, blank=True)
+
+    class Meta:
+        ordering = ["plan", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "index"], name="rail_unique_index_per_plan")
+        ]
+
+    def __str__(self):
+        return f"{self.plan.slug} rail {self.index} ({self.subnet})"
+
+    @property
+    def nad_name(self) -> str:
+        return self.nad_name_override or naming.render(self.plan.nad_name_template, self.index)
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource_name_override or naming.render(
+            self.plan.resource_name_template, self.index
+        )
+
+    @property
+    def interface_name(self) -> str:
+        return self.interface_name_override or naming.render(
+            self.plan.interface_template, self.index
+        )
+
+    def exclusion_spans(self) -> list[ipam.Span]:
+        return [
+            (ipam.ip_to_int(first), ipam.ip_to_int(last))
+            for first, last in self.exclusions.values_list("first_ip", "last_ip")
+        ]
+
+    def host_ip_ints(self) -> list[int]:
+        return [
+            ipam.ip_to_int(ip)
+            for ip in self.nics.exclude(host_ip__isnull=True).values_list("host_ip", flat=True)
+        ]
+
+    def space(self) -> ipam.RailSpace:
+        return ipam.RailSpace.build(
+            self.subnet,
+            exclusions=self.exclusion_spans(),
+            host_ips=self.host_ip_ints(),
+            range_start=self.range_start,
+            range_end=self.range_end,
+        )
+
+    def to_spec(self, exclusions: tuple[ExclusionSpec, ...]) -> RailSpec:
+        return RailSpec(
+            index=self.index,
+            subnet=self.subnet,
+            nad_name=self.nad_name,
+            resource_name=self.resource_name,
+            interface_name=self.interface_name,
+            gateway=self.gateway,
+            vlan=self.vlan,
+            range_start=self.range_start,
+            range_end=self.range_end,
+            routes=tuple(self.routes or ()),
+            exclusions=exclusions,
+        )
+
+
+class ExclusionPurpose(models.TextChoices):
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+    GATEWAY = "gateway", "Gateway"
+    RESERVED = "reserved", "Reserved"
+    OTHER = "other", "Other"
+
+
+class Exclusion(models.Model):
+    """Addresses whereabouts must not hand out: a CIDR, or a start-end range."""
+
+    rail = models.ForeignKey(Rail, on_delete=models.CASCADE, related_name="exclusions")
+    cidr = models.CharField(max_length=64, blank=True, null=True)
+    start = models.GenericIPAddressField(blank=True, null=True)
+    end = models.GenericIPAddressField(blank=True, null=True)
+    purpose = models.CharField(
+        max_length=16, choices=ExclusionPurpose.choices, default=ExclusionPurpose.INFRASTRUCTURE
+    )
+    note = models.CharField(max_length=200, blank=True)
+    # Bounds derived from cidr or start/end, kept for fast span arithmetic.
+    first_ip = models.GenericIPAddressField(editable=False)
+    last_ip = models.GenericIPAddressField(editable=False)
+
+    class Meta:
+        ordering = ["rail", "id"]
+
+    def __str__(self):
+        return self.display
+
+    def save(self, *args, **kwargs):
+        first, last = self.span()
+        version = 6 if ":" in (self.cidr or self.start or "") else 4
+        self.first_ip, self.last_ip = ipam.int_to_ip(first, version), ipam.int_to_ip(last, version)
+        super().save(*args, **kwargs)
+
+    @property
+    def display(self) -> str:
+        return self.cidr or f"{self.start}-{self.end}"
+
+    def span(self) -> ipam.Span:
+        if self.cidr:
+            return ipam.span_of(self.cidr)
+        return ipam.range_span(self.start, self.end)
+
+    def to_spec(self) -> ExclusionSpec:
+        return ExclusionSpec(
+            cidr=self.cidr or None,
+            start=None if self.cidr else self.start,
+            end=None if self.cidr else self.end,
+            purpose=self.purpose,
+            note=self.note,
+        )
+
+
+class Node(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="nodes")
+    name = models.CharField(max_length=253)
+    gpu_count = models.PositiveSmallIntegerField(default=8)
+    labels = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["plan", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "name"], name="node_unique_per_plan")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class NodeNIC(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="nics")
+    rail = models.ForeignKey(Rail, on_delete=models.CASCADE, related_name="nics")
+    pf_name = models.CharField(max_length=15, blank=True)
+    pci_address = models.CharField(max_length=16, blank=True)
+    numa_node = models.PositiveSmallIntegerField(blank=True, null=True)
+    vf_count = models.PositiveSmallIntegerField(default=1)
+    rdma_device = models.CharField(max_length=32, blank=True)
+    host_ip = models.GenericIPAddressField(blank=True, null=True)
+
+    class Meta:
+        ordering = ["node", "rail__index"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "rail"], name="nic_one_per_node_and_rail"),
+            models.UniqueConstraint(fields=["rail", "host_ip"], name="nic_host_ip_unique_per_rail"),
+        ]
+
+    def __str__(self):
+        return f"{self.node.name}/{self.pf_name or self.rail.index}"

@@ -1,0 +1,232 @@
+"""Field checks for plans, rails and exclusions: pure functions returning {field: [reasons]}.
+
+Serializers and forms call these with the values being written plus the neighbours they must not
+collide with, so the page and the API give the same errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from planner import ipam, naming
+
+Errors = dict[str, list[str]]
+_PCI = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+
+
+def _add(errors: Errors, field: str, message: str | None) -> None:
+    if message:
+        errors.setdefault(field, []).append(message)
+
+
+def network_error(value: str | None, *, strict: bool = True) -> str | None:
+    if not value:
+        return None
+    try:
+        ipam.parse_network(value, strict=strict)
+    except ipam.AddressError as error:
+        return str(error)
+    return None
+
+
+def plan_errors(data: dict) -> Errors:
+    errors: Errors = {}
+    _add(errors, "namespace", naming.dns1123_error(data.get("namespace", "")))
+    _add(errors, "pod_cidr", network_error(data.get("pod_cidr")))
+    _add(errors, "service_cidr", network_error(data.get("service_cidr")))
+    for field in ("nad_name_template", "resource_name_template", "interface_template"):
+        if data.get(field) is not None:
+            _add(errors, field, naming.template_error(data[field]))
+    rail_count = data.get("rail_count")
+    if rail_count is not None and not 1 <= rail_count <= 64:
+        _add(errors, "rail_count", "A plan has between 1 and 64 rails.")
+    prefix = data.get("rail_prefix_length")
+    if prefix is not None and not 1 <= prefix <= 128:
+        _add(errors, "rail_prefix_length", "The rail prefix length must be between 1 and 128.")
+    supernet = data.get("supernet")
+    if supernet and "supernet" not in errors and prefix and rail_count:
+        try:
+            ipam.carve(supernet, prefix, rail_count)
+        except ipam.AddressError as error:
+            _add(errors, "supernet", str(error))
+    if (
+        data.get("pod_cidr")
+        and data.get("service_cidr")
+        and "pod_cidr" not in errors
+        and "service_cidr" not in errors
+        and ipam.overlaps(ipam.span_of(data["pod_cidr"]), ipam.span_of(data["service_cidr"]))
+    ):
+        _add(
+            errors,
+            "service_cidr",
+            f"{data['service_cidr']} overlaps the pod CIDR {data['pod_cidr']}.",
+        )
+    return errors
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """Another network a rail must not overlap: another rail, the pod CIDR, the service CIDR."""
+
+    label: str
+    cidr: str
+
+
+def rail_errors(
+    data: dict, neighbours: Iterable[Neighbour] = (), taken_names: dict | None = None
+) -> Errors:
+    """`data` holds subnet, gateway, range_start, range_end, vlan and the effective nad_name,
+    resource_name, interface_name. `taken_names` maps 'nad_name' / 'interface_name' to
+    {name: label of the rail using it}."""
+    errors: Errors = {}
+    subnet = data.get("subnet")
+    _add(errors, "subnet", network_error(subnet) if subnet else "A rail needs a subnet.")
+    if "subnet" not in errors:
+        network = ipam.parse_network(subnet)
+        subnet_span = (int(network.first), int(network.last))
+        max_length = 32 if network.version == 4 else 128
+        if network.prefixlen >= max_length - 1:
+            _add(
+                errors,
+                "subnet",
+                f"A /{network.prefixlen} has no address whereabouts can use "
+                "(it needs network+1 .. broadcast-1); use /30 or larger.",
+            )
+        for neighbour in neighbours:
+            if (
+                neighbour.cidr
+                and network_error(neighbour.cidr) is None
+                and ipam.overlaps(subnet_span, ipam.span_of(neighbour.cidr))
+            ):
+                _add(errors, "subnet", f"{subnet} overlaps {neighbour.label} ({neighbour.cidr}).")
+        for field in ("gateway", "range_start", "range_end"):
+            value = data.get(field)
+            if not value:
+                continue
+            try:
+                ip = int(ipam.parse_ip(value))
+            except ipam.AddressError as error:
+                _add(errors, field, str(error))
+                continue
+            if not ipam.contains(subnet_span, (ip, ip)):
+                _add(errors, field, f"{value} is outside the rail subnet {subnet}.")
+        start, end = data.get("range_start"), data.get("range_end")
+        if start and end and "range_start" not in errors and "range_end" not in errors:
+            if int(ipam.parse_ip(start)) > int(ipam.parse_ip(end)):
+                _add(errors, "range_end", f"The pod range ends at {end}, before its start {start}.")
+            elif (
+                ipam.size(ipam.normalize([ipam.range_span(start, end)])) < 2
+                and network.version == 4
+            ):
+                _add(errors, "range_end", "The pod range holds a single address.")
+        if (
+            not {"range_start", "range_end", "subnet"} & errors.keys()
+            and ipam.usable_span(subnet, start, end) is None
+        ):
+            _add(errors, "range_start", "The pod range has no usable address.")
+    vlan = data.get("vlan")
+    if vlan is not None and not 0 <= vlan <= 4094:
+        _add(errors, "vlan", "A VLAN id is between 0 and 4094.")
+    if data.get("nad_name") is not None:
+        _add(errors, "nad_name", naming.dns1123_error(data["nad_name"]))
+    if data.get("interface_name") is not None:
+        _add(errors, "interface_name", naming.interface_error(data["interface_name"]))
+    if data.get("resource_name") is not None:
+        _add(errors, "resource_name", naming.resource_error(data["resource_name"]))
+    for field, names in (taken_names or {}).items():
+        value = data.get(field)
+        if value and value in names:
+            _add(errors, field, f"'{value}' is already used by {names[value]}.")
+    return errors
+
+
+def exclusion_errors(
+    data: dict, rail_subnet: str, others: Iterable[tuple[str, ipam.Span]] = ()
+) -> Errors:
+    """`data` holds cidr or start+end. `others` are (label, span) of the rail's other exclusions."""
+    errors: Errors = {}
+    cidr, start, end = data.get("cidr"), data.get("start"), data.get("end")
+    if cidr and (start or end):
+        _add(errors, "cidr", "Give either a CIDR or a start-end range, not both.")
+        return errors
+    if not cidr and not (start and end):
+        if start and not end:
+            _add(errors, "end", "A range needs an end address.")
+        elif end and not start:
+            _add(errors, "start", "A range needs a start address.")
+        else:
+            _add(errors, "cidr", "Give a CIDR (e.g. 10.50.0.0/24) or a start-end range.")
+        return errors
+    try:
+        span = ipam.span_of(cidr) if cidr else ipam.range_span(start, end)
+    except ipam.AddressError as error:
+        field = "cidr" if cidr else ("end" if "after its end" in str(error) else "start")
+        if not cidr:
+            for name, value in (("start", start), ("end", end)):
+                try:
+                    ipam.parse_ip(value)
+                except ipam.AddressError as bad:
+                    _add(errors, name, str(bad))
+            if errors:
+                return errors
+        _add(errors, field, str(error))
+        return errors
+    field = "cidr" if cidr else "start"
+    label = cidr or f"{start}-{end}"
+    subnet_span = ipam.span_of(rail_subnet)
+    if not ipam.contains(subnet_span, span):
+        _add(errors, field, f"{label} is outside the rail subnet {rail_subnet}.")
+    for other_label, other_span in others:
+        if ipam.overlaps(span, other_span):
+            _add(errors, field, f"{label} overlaps the exclusion {other_label}.")
+            break
+    return errors
+
+
+PCI_ADDRESS_HINT = "a PCI address such as 0000:1a:00.0"
+
+
+def nic_errors(data: dict, rail_subnet: str | None = None) -> Errors:
+    errors: Errors = {}
+    numa = data.get("numa_node")
+    if numa is not None and (not isinstance(numa, int) or isinstance(numa, bool) or numa < 0):
+        _add(errors, "numa_node", "The NUMA node is a whole number >= 0.")
+    vfs = data.get("vf_count", 1)
+    if not isinstance(vfs, int) or isinstance(vfs, bool) or not 0 <= vfs <= 256:
+        _add(errors, "vf_count", "The VF count is a whole number from 0 to 256.")
+    pf_name = data.get("pf_name") or ""
+    if pf_name:
+        _add(errors, "pf_name", naming.interface_error(pf_name) if pf_name != "eth0" else None)
+    pci = data.get("pci_address") or ""
+    if pci and not _PCI.match(pci):
+        _add(errors, "pci_address", f"'{pci}' is not {PCI_ADDRESS_HINT}.")
+    host_ip = data.get("host_ip")
+    if host_ip:
+        try:
+            ip = int(ipam.parse_ip(host_ip))
+        except ipam.AddressError as error:
+            _add(errors, "host_ip", str(error))
+        else:
+            if rail_subnet and not ipam.contains(ipam.span_of(rail_subnet), (ip, ip)):
+                _add(errors, "host_ip", f"{host_ip} is outside the rail subnet {rail_subnet}.")
+    return errors
+
+
+def node_errors(data: dict) -> Errors:
+    errors: Errors = {}
+    gpus = data.get("gpu_count", 8)
+    if not isinstance(gpus, int) or isinstance(gpus, bool) or not 0 <= gpus <= 64:
+        _add(errors, "gpu_count", "The GPU count is a whole number from 0 to 64.")
+    labels = data.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in labels.items()
+    ):
+        _add(errors, "labels", "Labels are a mapping of strings to strings.")
+    name = data.get("name") or ""
+    if not name:
+        _add(errors, "name", "A node needs a name.")
+    elif len(name) > 253:
+        _add(errors, "name", "A node name has at most 253 characters.")
+    return errors

@@ -1,0 +1,45 @@
+"""Settings read from the environment, with defaults that work on a fresh machine."""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("RAILSTUDIO_VAR_DIR", BASE_DIR / "var"))
+
+
+def flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def csv_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once into var/ (never committed)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def broker_url() -> str:
+    """REDIS_URL when set; otherwise kombu's filesystem transport under var/ (no server needed)."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    return "filesystem://"
+
+
+def filesystem_broker_dir() -> Path:
+    folder = VAR_DIR / "broker"
+    for sub in ("in", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return folder

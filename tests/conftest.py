@@ -1,0 +1,103 @@
+"""Shared fixtures: role users, API clients, the seed plan, and the rule that CI skips nothing."""
+
+import os
+
+import pytest
+from django.db import connection
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI nothing may skip: a skipped test there is missing work, so fail the run."""
+    if not IN_CI or hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.", red=True)
+        for report in skipped:
+            reporter.write_line(f"  skipped: {report.nodeid} {report.longrepr}")
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture
+def require_postgres(db):
+    if connection.vendor != "postgresql":
+        pytest.skip(f"needs PostgreSQL (DATABASE_URL); this run uses {connection.vendor}")
+
+
+def make_user(django_user_model, username: str, role: str | None):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return make_user(django_user_model, "vera", "viewer")
+
+
+@pytest.fixture
+def planner_user(db, django_user_model):
+    return make_user(django_user_model, "pat", "planner")
+
+
+@pytest.fixture
+def operator_user(db, django_user_model):
+    return make_user(django_user_model, "otto", "operator")
+
+
+def _client_for(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def viewer_api(viewer):
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def planner_api(planner_user):
+    return _client_for(planner_user)
+
+
+@pytest.fixture
+def operator_api(operator_user):
+    return _client_for(operator_user)
+
+
+@pytest.fixture
+def seed_plan(db):
+    from planner import documents
+    from planner.seed import seed_plan_spec
+
+    return documents.import_plan(documents.document_from_spec(seed_plan_spec()))
