@@ -151,6 +151,25 @@ def validate_document(doc) -> dict[str, list[str]]:
         taken["nad_name"][effective["nad_name"]] = f"rail {index}"
         taken["interface_name"][effective["interface_name"]] = f"rail {index}"
 
+    rail_layout = {}
+    for position, raw in enumerate(rails):
+        if (
+            isinstance(raw, dict)
+            and raw.get("subnet")
+            and not validation.network_error(raw["subnet"])
+        ):
+            spans = []
+            for ex in raw.get("exclusions") or []:
+                try:
+                    spans.append(
+                        ipam.span_of(ex["cidr"])
+                        if ex.get("cidr")
+                        else ipam.range_span(ex["start"], ex["end"])
+                    )
+                except (ipam.AddressError, KeyError, TypeError):
+                    continue
+            usable = ipam.usable_span(raw["subnet"], raw.get("range_start"), raw.get("range_end"))
+            rail_layout[raw.get("index", position)] = (raw["subnet"], usable, spans, set())
     nodes = _require_list(doc.get("nodes"), "nodes", errors)
     names = set()
     for position, raw in enumerate(nodes):
@@ -183,6 +202,18 @@ def validate_document(doc) -> dict[str, list[str]]:
                 f"nodes.{position}.nics.{nic_pos}.", validation.nic_errors(nic, subnet), errors
             )
     return errors
+
+
+def _host_ip_errors(host_ip: str, usable, exclusions: list, used: set) -> dict:
+    ip = int(ipam.parse_ip(host_ip))
+    if usable is None or not usable[0] <= ip <= usable[1]:
+        return {"host_ip": [f"{host_ip} is outside the rail's usable pod range."]}
+    if any(first <= ip <= last for first, last in exclusions):
+        return {"host_ip": [f"{host_ip} is inside an exclusion of the rail."]}
+    if ip in used:
+        return {"host_ip": [f"{host_ip} is given to another NIC on the same rail."]}
+    used.add(ip)
+    return {}
 
 
 @transaction.atomic

@@ -302,6 +302,30 @@ class RailSpace:
         return not intersect([span], self.exclusions) and not intersect([span], self.hosts)
 
 
+def usage_from_counts(
+    subnet: str,
+    exclusions: Iterable[Span],
+    host_count: int,
+    range_start: str | None = None,
+    range_end: str | None = None,
+) -> RailUsage:
+    """RailUsage when host IPs are known only by count. Exact while the planner's invariant
+    holds: every host IP lies in the usable span and outside every exclusion."""
+    network = parse_network(subnet)
+    usable_one = usable_span(subnet, range_start, range_end)
+    usable = [usable_one] if usable_one else []
+    total = size(usable)
+    excluded = size(intersect(usable, exclusions))
+    return RailUsage(
+        subnet=str(network),
+        size=int(network.size),
+        usable=total,
+        excluded=excluded,
+        host_assigned=host_count,
+        free=total - excluded - host_count,
+    )
+
+
 def expand(spans: Iterable[Span], version: int = 4) -> list[str]:
     """Addresses of spans the caller has already bounded (e.g. `first_free(n)`)."""
     return [int_to_ip(ip, version) for first, last in spans for ip in range(first, last + 1)]
@@ -356,3 +380,13 @@ def carve(supernet: str, prefix_length: int, count: int) -> list[str]:
         f"{int_to_ip(start + index * block, network.version)}/{prefix_length}"
         for index in range(count)
     ]
+
+
+def snap_span(first: int, last: int, within: Span) -> Span:
+    """Widen a dragged span to CIDR boundaries: both ends aligned to the largest power-of-two
+    block that fits in the drag, clipped to `within` (the rail subnet)."""
+    first, last = min(first, last), max(first, last)
+    block = 1 << ((last - first + 1).bit_length() - 1)
+    start = first // block * block
+    end = (last // block + 1) * block - 1
+    return max(start, within[0]), min(end, within[1])

@@ -1,9 +1,12 @@
-"""Writes that span several models: creating a plan with its carved rails."""
+"""Writes that span several models, and plan-wide figures computed in a few queries."""
+
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, Sum
 
 from planner import ipam
-from planner.models import Plan, Rail
+from planner.models import Exclusion, NodeNIC, Plan, Rail
 
 
 @transaction.atomic
@@ -18,24 +21,56 @@ def create_plan(**fields) -> Plan:
     return plan
 
 
-def plan_warnings(plan: Plan) -> list[dict]:
+@dataclass(frozen=True)
+class RailState:
+    rail: Rail
+    usage: ipam.RailUsage
+    vf_demand: int  # VFs the plan's nodes carry on this rail: pods that may want an address
+
+
+def rail_states(plan: Plan) -> list[RailState]:
+    """Every rail's figures from three queries, whatever the plan's size.
+
+    Host IPs are counted in SQL rather than read: allocation and validation keep every host IP
+    inside its rail's usable span and outside its exclusions, so the count is exact.
+    """
+    rails = list(plan.rails.select_related("plan").order_by("index"))
+    exclusions: dict[int, list[ipam.Span]] = {rail.id: [] for rail in rails}
+    for rail_id, first, last in Exclusion.objects.filter(rail__plan=plan).values_list(
+        "rail_id", "first_ip", "last_ip"
+    ):
+        exclusions[rail_id].append((ipam.ip_to_int(first), ipam.ip_to_int(last)))
+    counts = {
+        row["rail_id"]: row
+        for row in NodeNIC.objects.filter(rail__plan=plan)
+        .values("rail_id")
+        .annotate(hosts=Count("host_ip"), vfs=Sum("vf_count"))
+    }
+    states = []
+    for rail in rails:
+        row = counts.get(rail.id, {"hosts": 0, "vfs": 0})
+        usage = ipam.usage_from_counts(
+            rail.subnet, exclusions[rail.id], row["hosts"], rail.range_start, rail.range_end
+        )
+        states.append(RailState(rail=rail, usage=usage, vf_demand=row["vfs"] or 0))
+    return states
+
+
+def capacity_warnings(states: list[RailState]) -> list[dict]:
     """Rails whose free pod addresses are fewer than nodes x VFs per node on that rail."""
     warnings = []
-    for rail in plan.rails.order_by("index"):
-        demand = sum(rail.nics.values_list("vf_count", flat=True))
-        if not demand:
-            continue
-        usage = rail.space().usage()
-        if usage.free < demand:
+    for state in states:
+        free = state.usage.free
+        if state.vf_demand and free < state.vf_demand:
             warnings.append(
                 {
                     "code": "RAIL_CAPACITY",
                     "severity": "warning",
-                    "object": f"rail {rail.index}",
+                    "object": f"rail {state.rail.index}",
                     "field": "subnet",
                     "message": (
-                        f"Rail {rail.index} ({rail.subnet}) has {usage.free} free pod addresses "
-                        f"but its nodes carry {demand} VFs."
+                        f"Rail {state.rail.index} ({state.rail.subnet}) has {free} free pod "
+                        f"addresses but its nodes carry {state.vf_demand} VFs."
                     ),
                     "fix": "Widen the rail subnet or pod range, or remove exclusions.",
                 }
@@ -43,10 +78,18 @@ def plan_warnings(plan: Plan) -> list[dict]:
     return warnings
 
 
-def rail_usages(plan: Plan) -> list[dict]:
+def usages(states: list[RailState]) -> list[dict]:
     result = []
-    for rail in plan.rails.order_by("index"):
-        entry = rail.space().usage().to_dict()
-        entry.update(rail=rail.id, index=rail.index, nad_name=rail.nad_name)
+    for state in states:
+        entry = state.usage.to_dict()
+        entry.update(rail=state.rail.id, index=state.rail.index, nad_name=state.rail.nad_name)
         result.append(entry)
     return result
+
+
+def plan_warnings(plan: Plan) -> list[dict]:
+    return capacity_warnings(rail_states(plan))
+
+
+def rail_usages(plan: Plan) -> list[dict]:
+    return usages(rail_states(plan))

@@ -101,3 +101,49 @@ def seed_plan(db):
     from planner.seed import seed_plan_spec
 
     return documents.import_plan(documents.document_from_spec(seed_plan_spec()))
+
+
+@pytest.fixture
+def celery_broker(tmp_path):
+    """A broker for this test process: Redis (its own queue) when REDIS_URL is set, else a
+    filesystem folder, so a real worker runs on a machine without Redis."""
+    from railstudio.celery import app
+
+    saved = {
+        key: app.conf[key]
+        for key in ("broker_url", "broker_transport_options", "task_default_queue")
+    }
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        app.conf.broker_url = redis_url
+        app.conf.broker_transport_options = {"visibility_timeout": 60}
+    else:
+        folder = tmp_path / "broker"
+        (folder / "in").mkdir(parents=True)
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "in"),
+            "data_folder_out": str(folder / "in"),
+            "store_processed": False,
+        }
+    app.conf.task_default_queue = f"railstudio-test-{os.getpid()}-{os.urandom(3).hex()}"
+    _reset_connections(app)
+    yield app
+    app.conf.update(saved)
+    _reset_connections(app)
+
+
+def _reset_connections(app):
+    """Drop pooled broker connections so the next use honours the new broker settings."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+
+
+@pytest.fixture
+def celery_worker_thread(celery_broker):
+    """A real Celery worker (solo pool, in a thread) consuming this test's queue."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_broker, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+        yield celery_broker

@@ -50,6 +50,10 @@ class PlanSerializer(serializers.ModelSerializer):
         return services.create_plan(**validated_data)
 
 
+def _in_span(span, ip: int) -> bool:
+    return span is not None and span[0] <= ip <= span[1]
+
+
 def naming_slug(name: str) -> str:
     from django.utils.text import slugify
 
@@ -115,27 +119,35 @@ class RailSerializer(serializers.ModelSerializer):
         errors = validation.rail_errors(merged, neighbours, taken)
         if index is not None and others.filter(index=index).exists():
             errors.setdefault("index", []).append(f"Rail {index} already exists in this plan.")
-        if self.instance and "subnet" in attrs and not errors.get("subnet"):
-            errors.update(self._contents_outside(attrs["subnet"]))
+        if self.instance and {"subnet", "range_start", "range_end"} & attrs.keys() and not errors:
+            errors.update(self._contents_outside(merged))
         if "routes" in attrs and not isinstance(attrs["routes"], list):
             errors.setdefault("routes", []).append("Routes are a list of {dst, gw} objects.")
         _raise(errors)
         return attrs
 
-    def _contents_outside(self, subnet: str) -> dict:
+    def _contents_outside(self, merged: dict) -> dict:
+        """Exclusions must stay inside the subnet, host IPs inside the pod range."""
+        subnet = merged["subnet"]
         span = ipam.span_of(subnet)
         outside = [
             ex.display
             for ex in self.instance.exclusions.all()
             if not ipam.contains(span, ex.span())
         ]
-        hosts = [ip for ip in self.instance.host_ip_ints() if not span[0] <= ip <= span[1]]
+        usable = ipam.usable_span(subnet, merged.get("range_start"), merged.get("range_end"))
+        hosts = [
+            ip
+            for ip in self.instance.host_ip_ints()
+            if usable is None or not usable[0] <= ip <= usable[1]
+        ]
         errors = {}
         if outside:
             errors["subnet"] = [f"Exclusions {', '.join(outside[:5])} would fall outside {subnet}."]
         if hosts:
             errors.setdefault("subnet", []).append(
-                f"{len(hosts)} host IPs would fall outside {subnet}."
+                f"{len(hosts)} NIC host IPs (first {ipam.int_to_ip(min(hosts))}) would fall outside "
+                "the pod range; release them first."
             )
         return errors
 
@@ -264,6 +276,11 @@ class NodeNICSerializer(serializers.ModelSerializer):
             elif any(first <= ip <= last for first, last in rail.exclusion_spans()):
                 errors.setdefault("host_ip", []).append(
                     f"{host_ip} is inside an exclusion of rail {rail.index}."
+                )
+            elif not _in_span(ipam.usable_span(rail.subnet, rail.range_start, rail.range_end), ip):
+                errors.setdefault("host_ip", []).append(
+                    f"{host_ip} is outside the usable pod range of rail {rail.index}: network and "
+                    "broadcast addresses, and addresses outside range_start..range_end, are not usable."
                 )
         _raise(errors)
         return attrs

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, ipam, services
+from planner import allocation, documents, inventory, ipam, services
 from planner.api.serializers import (
     AllocateSerializer,
     ExclusionSerializer,
@@ -85,6 +85,30 @@ class PlanViewSet(viewsets.ModelViewSet):
         return Response(
             {"allocated": {str(k): v for k, v in given.items()}, "total": sum(given.values())}
         )
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import-nodes",
+        parser_classes=[JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser],
+    )
+    def import_nodes(self, request, pk=None):
+        """Node/NIC inventory as CSV or YAML: a `file` upload, `{"text": ...}` or the raw body."""
+        plan = self.get_object()
+        upload = request.FILES.get("file")
+        if upload is not None:
+            text, filename = upload.read().decode("utf-8", errors="replace"), upload.name
+        elif isinstance(request.data, str):
+            text, filename = request.data, ""
+        elif hasattr(request.data, "get") and isinstance(request.data.get("text"), str):
+            text, filename = request.data["text"], request.data.get("filename", "")
+        else:
+            raise ValidationError({"file": ['Upload a CSV or YAML file, or send {"text": ...}.']})
+        try:
+            counts = inventory.import_nodes(plan, inventory.parse(text, filename))
+        except inventory.InventoryError as error:
+            raise ValidationError(error.errors) from None
+        return Response(counts)
 
 
 def _document_from_request(request) -> dict:

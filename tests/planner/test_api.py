@@ -303,3 +303,30 @@ def test_schema_and_docs_are_served(viewer_api, viewer, client):
     client.force_login(viewer)
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content.lower()
+
+
+def test_counted_usage_matches_the_exact_span_arithmetic(planner_api, seed_plan):
+    from planner import services
+
+    planner_api.post(f"/api/plans/{seed_plan.id}/allocate-host-ips/")
+    rail = seed_plan.rails.get(index=1)
+    planner_api.post("/api/exclusions/", {"rail": rail.id, "cidr": "10.51.128.0/17"}, format="json")
+    counted = {state.rail.index: state.usage for state in services.rail_states(seed_plan)}
+    for rail in seed_plan.rails.all():
+        assert counted[rail.index] == rail.space().usage()
+
+
+def test_host_ips_must_stay_in_the_pod_range(planner_api, seed_plan):
+    planner_api.post(f"/api/plans/{seed_plan.id}/allocate-host-ips/")
+    rail = seed_plan.rails.get(index=0)
+    narrowed = planner_api.patch(
+        f"/api/rails/{rail.id}/", {"range_start": "10.50.2.0"}, format="json"
+    )
+    assert narrowed.status_code == 400 and "release them first" in narrowed.json()["subnet"][0]
+    nic = NodeNIC.objects.filter(rail=rail).first()
+    broadcast = planner_api.patch(
+        f"/api/nics/{nic.id}/", {"host_ip": "10.50.255.255"}, format="json"
+    )
+    assert broadcast.status_code == 400 and "usable pod range" in broadcast.json()["host_ip"][0]
+    excluded = planner_api.patch(f"/api/nics/{nic.id}/", {"host_ip": "10.50.0.7"}, format="json")
+    assert "inside an exclusion" in excluded.json()["host_ip"][0]

@@ -108,3 +108,13 @@ def test_span_algebra_matches_netaddr_ipset(left, right):
     assert ipam.size(ipam.normalize(left + right)) == (_ipset(left) | _ipset(right)).size
     merged = ipam.normalize(left)
     assert all(a[1] + 1 < b[0] for a, b in zip(merged, merged[1:], strict=False))
+
+
+def test_a_drag_snaps_to_cidr_boundaries():
+    subnet = ipam.span_of("10.50.0.0/16")
+    start, end = ipam.ip_to_int("10.50.3.17"), ipam.ip_to_int("10.50.4.200")
+    snapped = ipam.snap_span(end, start, subnet)
+    assert ipam.span_text(snapped) == "10.50.3.0-10.50.4.255"
+    assert ipam.span_to_cidrs(snapped) == ["10.50.3.0/24", "10.50.4.0/24"]
+    whole = ipam.snap_span(subnet[0] - 5, subnet[1] + 5, subnet)
+    assert whole == subnet

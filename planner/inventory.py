@@ -1,0 +1,207 @@
+"""Node and NIC inventory from CSV or YAML, validated whole before anything is written.
+
+CSV: one row per NIC, columns `node, gpu_count, rail, pf_name, pci_address, numa_node,
+vf_count, rdma_device, host_ip, labels` (labels as `key=value;key=value`); only `node` and
+`rail` are required. YAML (or JSON): a list of nodes, or `{nodes: [...]}`, each
+`{name, gpu_count, labels, nics: [{rail, pf_name, pci_address, numa_node, vf_count, rdma_device,
+host_ip}]}`. Errors are keyed by where they are: `line 4.numa_node` or `nodes.2.nics.0.rail`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import yaml
+from django.db import transaction
+
+from planner import validation
+from planner.models import Node, NodeNIC, Plan
+
+CSV_COLUMNS = (
+    "node", "gpu_count", "rail", "pf_name", "pci_address", "numa_node", "vf_count",
+    "rdma_device", "host_ip", "labels",
+)  # fmt: skip
+INT_FIELDS = ("gpu_count", "rail", "numa_node", "vf_count")
+NIC_FIELDS = ("pf_name", "pci_address", "numa_node", "vf_count", "rdma_device", "host_ip")
+
+
+class InventoryError(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class ParsedNIC:
+    where: str
+    data: dict
+
+
+@dataclass
+class ParsedNode:
+    where: str
+    name: str
+    fields: dict
+    nics: list[ParsedNIC]
+    problems: dict = field(default_factory=dict)  # parse errors, reported with validation's
+
+
+def _int_or_error(value, where: str, field: str, errors: dict):
+    if value in (None, ""):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        errors.setdefault(f"{where}.{field}", []).append(f"'{value}' is not a whole number.")
+        return None
+
+
+def parse_csv(text: str) -> list[ParsedNode]:
+    errors: dict[str, list[str]] = {}
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if not reader.fieldnames or not {"node", "rail"} <= {f.strip() for f in reader.fieldnames}:
+        raise InventoryError(
+            {"file": ["The CSV header must name at least the columns node and rail."]}
+        )
+    unknown = [f for f in reader.fieldnames if f.strip() not in CSV_COLUMNS]
+    if unknown:
+        raise InventoryError(
+            {"file": [f"Unknown columns: {', '.join(unknown)}. Known: {', '.join(CSV_COLUMNS)}."]}
+        )
+    nodes: dict[str, ParsedNode] = {}
+    for row in reader:
+        where = f"line {reader.line_num}"
+        row = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+        name = row.get("node", "")
+        if not name:
+            errors.setdefault(f"{where}.node", []).append("A row needs a node name.")
+            continue
+        numbers = {
+            field: _int_or_error(row.get(field), where, field, errors) for field in INT_FIELDS
+        }
+        labels = {}
+        for pair in filter(None, (row.get("labels") or "").split(";")):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                errors.setdefault(f"{where}.labels", []).append(f"'{pair}' is not key=value.")
+            labels[key.strip()] = value.strip()
+        node = nodes.setdefault(name, ParsedNode(where, name, {}, []))
+        for key in [key for key in errors if key.startswith(f"{where}.")]:
+            node.problems[key] = errors.pop(key)
+        if numbers["gpu_count"] is not None:
+            node.fields["gpu_count"] = numbers["gpu_count"]
+        if labels:
+            node.fields.setdefault("labels", {}).update(labels)
+        nic = {
+            field: row.get(field) or None
+            for field in ("pf_name", "pci_address", "rdma_device", "host_ip")
+        }
+        nic.update(rail=numbers["rail"], numa_node=numbers["numa_node"])
+        if numbers["vf_count"] is not None:
+            nic["vf_count"] = numbers["vf_count"]
+        node.nics.append(ParsedNIC(where, nic))
+    if errors:
+        raise InventoryError(errors)
+    return list(nodes.values())
+
+
+def parse_yaml(text: str) -> list[ParsedNode]:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InventoryError({"file": [f"Not valid YAML or JSON: {error}"]}) from None
+    if isinstance(document, dict):
+        document = document.get("nodes")
+    if not isinstance(document, list):
+        raise InventoryError({"file": ["Expected a list of nodes, or a mapping with 'nodes'."]})
+    nodes, errors = [], {}
+    for position, entry in enumerate(document):
+        where = f"nodes.{position}"
+        if not isinstance(entry, dict):
+            errors.setdefault(where, []).append("Expected a mapping (an object).")
+            continue
+        nics = []
+        raw_nics = entry.get("nics") or []
+        if not isinstance(raw_nics, list):
+            errors.setdefault(f"{where}.nics", []).append("Expected a list.")
+            raw_nics = []
+        for nic_pos, nic in enumerate(raw_nics):
+            if not isinstance(nic, dict):
+                errors.setdefault(f"{where}.nics.{nic_pos}", []).append("Expected a mapping.")
+                continue
+            nics.append(ParsedNIC(f"{where}.nics.{nic_pos}", dict(nic)))
+        fields = {key: entry[key] for key in ("gpu_count", "labels") if key in entry}
+        nodes.append(ParsedNode(where, str(entry.get("name") or ""), fields, nics))
+    if errors:
+        raise InventoryError(errors)
+    return nodes
+
+
+def parse(text: str, filename: str = "") -> list[ParsedNode]:
+    """CSV when the file says so (name or a header line with commas and no colon), else YAML."""
+    head = text.lstrip("\ufeff").lstrip().splitlines()[0] if text.strip() else ""
+    is_csv = filename.lower().endswith(".csv") or (
+        "," in head and ":" not in head and not head.startswith(("[", "{", "-"))
+    )
+    return parse_csv(text) if is_csv else parse_yaml(text)
+
+
+def validate(plan: Plan, nodes: list[ParsedNode]) -> dict[str, list[str]]:
+    rails = {rail.index: rail for rail in plan.rails.all()}
+    errors: dict[str, list[str]] = {}
+    seen_nodes: set[str] = set()
+    for node in nodes:
+        errors.update(node.problems)
+        for name, messages in validation.node_errors({"name": node.name, **node.fields}).items():
+            errors.setdefault(f"{node.where}.{name}", []).extend(messages)
+        seen_nodes.add(node.name)
+        seen_rails: set[int] = set()
+        for nic in node.nics:
+            rail = rails.get(nic.data.get("rail"))
+            if rail is None:
+                errors.setdefault(f"{nic.where}.rail", []).append(
+                    f"No rail with index {nic.data.get('rail')!r} in plan {plan.slug}."
+                )
+                continue
+            if rail.index in seen_rails:
+                errors.setdefault(f"{nic.where}.rail", []).append(
+                    f"{node.name} lists rail {rail.index} twice."
+                )
+            seen_rails.add(rail.index)
+            for name, messages in validation.nic_errors(nic.data, rail.subnet).items():
+                errors.setdefault(f"{nic.where}.{name}", []).extend(messages)
+    return errors
+
+
+@transaction.atomic
+def import_nodes(plan: Plan, nodes: list[ParsedNode]) -> dict[str, int]:
+    """Create or update nodes by name and their NICs by rail; all or nothing."""
+    errors = validate(plan, nodes)
+    if errors:
+        raise InventoryError(errors)
+    rails = {rail.index: rail for rail in plan.rails.all()}
+    existing = {node.name: node for node in plan.nodes.all()}
+    counts = {"nodes_created": 0, "nodes_updated": 0, "nics_created": 0, "nics_updated": 0}
+    for parsed in nodes:
+        node = existing.get(parsed.name)
+        if node is None:
+            node = Node.objects.create(plan=plan, name=parsed.name, **parsed.fields)
+            counts["nodes_created"] += 1
+        else:
+            for name, value in parsed.fields.items():
+                setattr(node, name, value)
+            node.save()
+            counts["nodes_updated"] += 1
+        for nic in parsed.nics:
+            values = {
+                field: nic.data[field] for field in NIC_FIELDS if nic.data.get(field) is not None
+            }
+            _, created = NodeNIC.objects.update_or_create(
+                node=node, rail=rails[nic.data["rail"]], defaults=values
+            )
+            counts["nics_created" if created else "nics_updated"] += 1
+    return counts

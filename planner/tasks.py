@@ -1,0 +1,10 @@
+from celery import shared_task
+
+from planner import allocation
+from planner.models import Plan
+
+
+@shared_task(acks_late=True)
+def allocate_plan_host_ips(plan_id: int) -> dict[int, int]:
+    """Bulk host-IP allocation for a whole plan, for plans too big to address in a request."""
+    return allocation.allocate_plan(Plan.objects.get(pk=plan_id))

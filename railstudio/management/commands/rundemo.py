@@ -1,0 +1,122 @@
+"""`make demo`: migrate, load the seed plan, create a login, start the web server and a Celery
+worker, print the URL, and stop everything on Ctrl-C."""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from planner import documents
+from planner.models import Plan
+from planner.seed import SEED_PLAN_SLUG, seed_plan_spec
+from railstudio.roles import OPERATOR
+
+DEMO_USER = "demo"
+
+
+class Command(BaseCommand):
+    help = "Run Rail Studio with the seed plan: web server + Celery worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-serve", action="store_true", help="prepare only; start nothing")
+
+    def handle(self, *args, host, port, no_serve, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self._load_seed_plan()
+        password = self._demo_login()
+        if no_serve:
+            return
+        children = [self._start_worker(), self._start_web(host, port)]
+        url = f"http://{host}:{port}/"
+        self.stdout.write(
+            self.style.SUCCESS(f"\nRail Studio is running at {url}")
+            + f"\n  login: {DEMO_USER} / {password}  (role: operator)"
+            + f"\n  broker: {settings.CELERY_BROKER_URL}"
+            + f"\n  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+            + "\nPress Ctrl-C to stop.\n"
+        )
+        self._wait(children)
+
+    def _load_seed_plan(self):
+        if Plan.objects.filter(slug=SEED_PLAN_SLUG).exists():
+            return
+        documents.import_plan(documents.document_from_spec(seed_plan_spec()))
+        self.stdout.write("Loaded the seed plan (8 rails, 10.50.0.0/16 .. 10.57.0.0/16).")
+
+    def _demo_login(self) -> str:
+        password_file = settings.VAR_DIR / "demo_password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(9))
+            password_file.chmod(0o600)
+        password = password_file.read_text().strip()
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get(name=OPERATOR))
+        return password
+
+    def _start_worker(self):
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "railstudio",
+            "worker",
+            "--loglevel=warning",
+        ]
+        command += (
+            ["--pool=solo"]
+            if settings.CELERY_BROKER_URL == "filesystem://"
+            else ["--concurrency=2"]
+        )
+        return subprocess.Popen(command)
+
+    def _start_web(self, host, port):
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "railstudio.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ]  # fmt: skip
+        )
+
+    def _wait(self, children):
+        stop = {"now": False}
+
+        def request_stop(*_):
+            stop["now"] = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stop["now"] and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,62 @@
+import pytest
+
+from planner.models import Node, NodeNIC
+
+pytestmark = pytest.mark.django_db
+
+CSV = """node,gpu_count,rail,pf_name,pci_address,numa_node,vf_count,rdma_device,labels
+gpu-a,8,0,ens1f0np0,0000:0c:00.0,0,8,mlx5_0,zone=a;rack=r1
+gpu-a,8,1,ens2f0np0,0000:2a:00.0,0,8,mlx5_1,
+gpu-b,8,0,ens1f0np0,0000:0c:00.0,0,8,mlx5_0,
+"""
+
+YAML = """
+nodes:
+  - name: gpu-c
+    gpu_count: 4
+    labels: {zone: b}
+    nics:
+      - {rail: 0, pf_name: ens1f0np0, pci_address: "0000:0c:00.0", numa_node: 1, vf_count: 4, rdma_device: mlx5_0}
+"""
+
+
+def test_csv_and_yaml_inventory_import(planner_api, seed_plan):
+    url = f"/api/plans/{seed_plan.id}/import-nodes/"
+    response = planner_api.post(url, {"text": CSV, "filename": "nodes.csv"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "nodes_created": 2,
+        "nodes_updated": 0,
+        "nics_created": 3,
+        "nics_updated": 0,
+    }
+    gpu_a = Node.objects.get(plan=seed_plan, name="gpu-a")
+    assert gpu_a.labels == {"zone": "a", "rack": "r1"}
+    assert gpu_a.nics.get(rail__index=1).rdma_device == "mlx5_1"
+    response = planner_api.post(url, YAML, content_type="application/yaml")
+    assert response.status_code == 200, response.json()
+    assert NodeNIC.objects.get(node__name="gpu-c").numa_node == 1
+
+
+def test_bad_inventory_names_the_line_and_field_and_writes_nothing(planner_api, seed_plan):
+    bad = CSV + "gpu-d,8,9,ens1,0000:0c:00.0,x,8,mlx5_0,\ngpu-e,8,0,ens1,zz:0c,0,8,mlx5_0,\n"
+    response = planner_api.post(
+        f"/api/plans/{seed_plan.id}/import-nodes/",
+        {"text": bad, "filename": "n.csv"},
+        format="json",
+    )
+    assert response.status_code == 400
+    errors = response.json()
+    assert "not a whole number" in errors["line 5.numa_node"][0]
+    assert "No rail with index 9" in errors["line 5.rail"][0]  # every problem at once
+    assert "not a PCI address" in errors["line 6.pci_address"][0]
+    assert not Node.objects.filter(name="gpu-a").exists()
+
+
+def test_unknown_rail_in_yaml_is_reported(planner_api, seed_plan):
+    text = "- name: n1\n  nics:\n    - {rail: 12}\n"
+    response = planner_api.post(
+        f"/api/plans/{seed_plan.id}/import-nodes/", {"text": text}, format="json"
+    )
+    assert response.status_code == 400
+    assert "No rail with index 12" in response.json()["nodes.0.nics.0.rail"][0]
