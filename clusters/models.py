@@ -1,11 +1,41 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from clusters import credentials
+
+
+class ClusterMode(models.TextChoices):
+    NAD = "nad", "NetworkAttachmentDefinitions"
+    SRIOV_OPERATOR = "sriov-operator", "SR-IOV Network Operator"
 
 
 class Cluster(models.Model):
-    """A live Kubernetes cluster that plans roll out to (filled in by the rollout work)."""
+    """A live Kubernetes cluster that plans roll out to."""
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    in_cluster = models.BooleanField(default=False)
+    kubeconfig_encrypted = models.TextField(blank=True, editable=False)
+    context = models.CharField(max_length=253, blank=True)
+    server = models.CharField(max_length=500, blank=True)
+    mode = models.CharField(max_length=20, choices=ClusterMode.choices, default=ClusterMode.NAD)
+    is_lab = models.BooleanField(default=False)
+    plans = models.ManyToManyField("planner.Plan", related_name="clusters", blank=True)
+    # The last connection test.
+    reachable = models.BooleanField(null=True)
+    server_version = models.CharField(max_length=64, blank=True)
+    node_count = models.PositiveIntegerField(null=True, blank=True)
+    multus_installed = models.BooleanField(null=True)
+    sriov_operator = models.BooleanField(null=True)
+    vf_resources = models.JSONField(default=dict, blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # Drift of live managed objects from the last applied revision.
+    drifted = models.BooleanField(default=False)
+    drift_diff = models.TextField(blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -14,3 +44,107 @@ class Cluster(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("cluster-detail", args=[self.pk])
+
+    def set_kubeconfig(self, text: str) -> None:
+        self.kubeconfig_encrypted = credentials.encrypt(text)
+
+    def kubeconfig_text(self) -> str:
+        return credentials.decrypt(self.kubeconfig_encrypted) if self.kubeconfig_encrypted else ""
+
+
+class RolloutState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked by preflight"
+
+
+ACTIVE_STATES = (RolloutState.PENDING, RolloutState.RUNNING)
+
+
+class Rollout(models.Model):
+    """One push of a plan's bundle to one cluster: an audit record and a revision."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rollouts")
+    plan = models.ForeignKey(
+        "planner.Plan", on_delete=models.SET_NULL, null=True, related_name="rollouts"
+    )
+    plan_slug = models.SlugField(max_length=63)
+    revision = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=RolloutState.choices, default="pending")
+    dry_run = models.BooleanField(default=False)
+    prune = models.BooleanField(default=False)
+    force = models.BooleanField(default=False)
+    force_reason = models.TextField(blank=True)
+    rollback_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="rollbacks"
+    )
+    bundle = models.JSONField(default=list)
+    findings = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster"],
+                condition=Q(state__in=["pending", "running"]),
+                name="one_active_rollout_per_cluster",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.plan_slug} r{self.revision} -> {self.cluster.name} ({self.state})"
+
+    def get_absolute_url(self):
+        return reverse("rollout-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class ObjectAction(models.TextChoices):
+    CREATE = "create", "Create"
+    CHANGE = "change", "Change"
+    UNCHANGED = "unchanged", "Unchanged"
+    PRUNE = "prune", "Prune"
+
+
+class ObjectOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    DRY_RUN = "dry-run", "Dry-run passed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class RolloutObject(models.Model):
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    api_version = models.CharField(max_length=100)
+    kind = models.CharField(max_length=100)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253)
+    action = models.CharField(max_length=12, choices=ObjectAction.choices)
+    outcome = models.CharField(max_length=12, choices=ObjectOutcome.choices, default="pending")
+    message = models.TextField(blank=True)
+    diff = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rollout", "position"]
+
+    def __str__(self):
+        return f"{self.kind} {self.namespace}/{self.name}: {self.action} {self.outcome}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import yaml
 from django.db import transaction
 
-from planner import validation
+from planner import ipam, validation
 from planner.models import Node, NodeNIC, Plan
 
 CSV_COLUMNS = (
@@ -153,6 +153,7 @@ def parse(text: str, filename: str = "") -> list[ParsedNode]:
 def validate(plan: Plan, nodes: list[ParsedNode]) -> dict[str, list[str]]:
     rails = {rail.index: rail for rail in plan.rails.all()}
     errors: dict[str, list[str]] = {}
+    host_ips = _HostIPs(plan)
     seen_nodes: set[str] = set()
     for node in nodes:
         errors.update(node.problems)
@@ -172,9 +173,43 @@ def validate(plan: Plan, nodes: list[ParsedNode]) -> dict[str, list[str]]:
                     f"{node.name} lists rail {rail.index} twice."
                 )
             seen_rails.add(rail.index)
-            for name, messages in validation.nic_errors(nic.data, rail.subnet).items():
+            nic_errors = validation.nic_errors(nic.data, rail.subnet)
+            for name, messages in nic_errors.items():
                 errors.setdefault(f"{nic.where}.{name}", []).extend(messages)
+            if nic.data.get("host_ip") and "host_ip" not in nic_errors:
+                reason = host_ips.check(rail, node.name, nic.data["host_ip"])
+                if reason:
+                    errors.setdefault(f"{nic.where}.host_ip", []).append(reason)
     return errors
+
+
+class _HostIPs:
+    """Checks given host IPs against the rail's pod range, its exclusions, the plan's other NICs
+    and the rest of the import."""
+
+    def __init__(self, plan: Plan):
+        self.taken: dict[tuple[int, int], str] = {}
+        for rail_id, node, ip in NodeNIC.objects.filter(
+            node__plan=plan, host_ip__isnull=False
+        ).values_list("rail_id", "node__name", "host_ip"):
+            self.taken[(rail_id, ipam.ip_to_int(ip))] = node
+        self.spaces: dict[int, tuple] = {}
+
+    def check(self, rail, node: str, host_ip: str) -> str | None:
+        if rail.id not in self.spaces:
+            usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
+            self.spaces[rail.id] = (usable, rail.exclusion_spans())
+        usable, exclusions = self.spaces[rail.id]
+        ip = ipam.ip_to_int(host_ip)
+        if usable is None or not usable[0] <= ip <= usable[1]:
+            return f"{host_ip} is outside the usable pod range of rail {rail.index}."
+        if any(first <= ip <= last for first, last in exclusions):
+            return f"{host_ip} is inside an exclusion of rail {rail.index}."
+        holder = self.taken.get((rail.id, ip))
+        if holder is not None and holder != node:
+            return f"{host_ip} is already the host IP of {holder} on rail {rail.index}."
+        self.taken[(rail.id, ip)] = node
+        return None
 
 
 @transaction.atomic

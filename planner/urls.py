@@ -1,1 +1,28 @@
-urlpatterns: list = []
+from django.urls import path
+
+from planner import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("plans/", views.plan_list, name="plan-list"),
+    path("plans/new/", views.plan_create, name="plan-create"),
+    path("plans/<slug:slug>/", views.plan_detail, name="plan-detail"),
+    path(
+        "plans/<slug:slug>/rails/<int:index>/exclusions/",
+        views.exclusion_add,
+        name="exclusion-add",
+    ),
+    path(
+        "plans/<slug:slug>/rails/<int:index>/exclusions/drag/",
+        views.exclusion_drag,
+        name="exclusion-drag",
+    ),
+    path(
+        "plans/<slug:slug>/exclusions/<int:pk>/delete/",
+        views.exclusion_delete,
+        name="exclusion-delete",
+    ),
+    path("plans/<slug:slug>/nodes/", views.plan_nodes, name="plan-nodes"),
+    path("plans/<slug:slug>/nodes/import/", views.node_import, name="node-import"),
+    path("plans/<slug:slug>/nodes/allocate/", views.host_ip_allocate, name="host-ip-allocate"),
+]

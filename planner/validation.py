@@ -199,6 +199,9 @@ def nic_errors(data: dict, rail_subnet: str | None = None) -> Errors:
     pf_name = data.get("pf_name") or ""
     if pf_name:
         _add(errors, "pf_name", naming.interface_error(pf_name) if pf_name != "eth0" else None)
+    rdma = data.get("rdma_device") or ""
+    if len(rdma) > 32:
+        _add(errors, "rdma_device", "An RDMA device name has at most 32 characters.")
     pci = data.get("pci_address") or ""
     if pci and not _PCI.match(pci):
         _add(errors, "pci_address", f"'{pci}' is not {PCI_ADDRESS_HINT}.")

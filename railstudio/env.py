@@ -40,6 +40,6 @@ def broker_url() -> str:
 
 def filesystem_broker_dir() -> Path:
     folder = VAR_DIR / "broker"
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return folder

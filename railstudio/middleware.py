@@ -1,4 +1,7 @@
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
@@ -10,3 +13,15 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         if request.path.startswith(self.exempt_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+    def handle_no_permission(self, request, view_func):
+        if getattr(request, "htmx", False):
+            # An expired session during an htmx swap: send the whole page to the login form
+            # instead of swapping the login page into a fragment.
+            login = redirect_to_login(
+                request.get_full_path(), resolve_url(self.get_login_url(view_func))
+            )
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login["Location"]
+            return response
+        return super().handle_no_permission(request, view_func)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from railstudio.views import healthz
 
 urlpatterns = [
+    path("", include("planner.manifest_urls")),
     path("", include("planner.urls")),
     path("", include("clusters.urls")),
     path("api/", include("railstudio.api_urls")),

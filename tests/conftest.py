@@ -2,10 +2,12 @@
 
 import os
 
+import kombu.pools
 import pytest
 from django.db import connection
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+TEST_QUEUE = f"railstudio-test-{os.getpid()}"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -18,6 +20,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def pytest_configure(config):
+    """Each test process gets its own Celery queue, so xdist workers sharing one Redis never take
+    each other's tasks. Set before anything sends a task (kombu caches the queue map)."""
+    from railstudio.celery import app
+
+    app.conf.task_default_queue = TEST_QUEUE
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -33,7 +43,7 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
@@ -124,10 +134,13 @@ def celery_broker(tmp_path):
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder / "in"),
             "data_folder_out": str(folder / "in"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
-    app.conf.task_default_queue = f"railstudio-test-{os.getpid()}-{os.urandom(3).hex()}"
+    assert app.conf.task_default_queue == TEST_QUEUE
     _reset_connections(app)
+    if redis_url:
+        app.control.purge()  # tasks a previous test left behind
     yield app
     app.conf.update(saved)
     _reset_connections(app)
@@ -138,6 +151,8 @@ def _reset_connections(app):
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()  # its registry is keyed by URL, and would hand back the closed pool
 
 
 @pytest.fixture

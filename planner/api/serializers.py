@@ -3,6 +3,8 @@ from rest_framework import serializers
 from planner import ipam, naming, services, validation
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
 
+RESERVED_SLUGS = {"new", "import"}  # page and API routes under /plans/
+
 
 def _raise(errors: dict) -> None:
     if errors:
@@ -28,9 +30,22 @@ class PlanSerializer(serializers.ModelSerializer):
         if not merged.get("slug"):
             merged["slug"] = attrs["slug"] = naming_slug(merged.get("name", ""))
         errors = validation.plan_errors(merged)
-        slug_error = naming.dns1123_error(merged["slug"])
-        if slug_error:
+        slug_error = naming.dns1123_error(merged["slug"]) if merged["slug"] else None
+        if not merged["slug"]:
+            errors.setdefault("name", []).append("The name needs letters or digits to make a slug.")
+        elif slug_error:
             errors.setdefault("slug", []).append(slug_error)
+        elif merged["slug"] in RESERVED_SLUGS:
+            errors.setdefault("slug", []).append(
+                f"'{merged['slug']}' is reserved; choose another slug."
+            )
+        else:
+            others = Plan.objects.exclude(pk=self.instance.pk if self.instance else None)
+            if others.filter(slug=merged["slug"]).exists():
+                field = "slug" if self.initial_data.get("slug") else "name"
+                errors.setdefault(field, []).append(
+                    f"The slug '{merged['slug']}' is taken by another plan; choose another {field}."
+                )
         for field in ("cni_options", "pod_options"):
             if not isinstance(merged.get(field) or {}, dict):
                 errors.setdefault(field, []).append("Expected a mapping (an object).")

@@ -3,10 +3,10 @@ from rest_framework.routers import DefaultRouter
 from planner.api import views
 
 router = DefaultRouter()
-router.register("plans", views.PlanViewSet)
-router.register("rails", views.RailViewSet)
-router.register("exclusions", views.ExclusionViewSet)
-router.register("nodes", views.NodeViewSet)
-router.register("nics", views.NodeNICViewSet)
+router.register("plans", basename="api-plan", viewset=views.PlanViewSet)
+router.register("rails", basename="api-rail", viewset=views.RailViewSet)
+router.register("exclusions", basename="api-exclusion", viewset=views.ExclusionViewSet)
+router.register("nodes", basename="api-node", viewset=views.NodeViewSet)
+router.register("nics", basename="api-nic", viewset=views.NodeNICViewSet)
 
 urlpatterns = router.urls

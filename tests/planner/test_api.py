@@ -330,3 +330,11 @@ def test_host_ips_must_stay_in_the_pod_range(planner_api, seed_plan):
     assert broadcast.status_code == 400 and "usable pod range" in broadcast.json()["host_ip"][0]
     excluded = planner_api.patch(f"/api/nics/{nic.id}/", {"host_ip": "10.50.0.7"}, format="json")
     assert "inside an exclusion" in excluded.json()["host_ip"][0]
+
+
+def test_slugs_are_unique_and_not_reserved(planner_api):
+    create_plan(planner_api, name="Fabric A")
+    clash = planner_api.post("/api/plans/", {**PLAN, "name": "fabric a"}, format="json")
+    assert clash.status_code == 400 and "taken by another plan" in clash.json()["name"][0]
+    reserved = planner_api.post("/api/plans/", {**PLAN, "name": "New"}, format="json")
+    assert reserved.status_code == 400 and "reserved" in reserved.json()["slug"][0]

@@ -12,7 +12,9 @@ from planner.models import Node, NodeNIC, Plan, Rail
 @pytest.mark.django_db(transaction=True)
 def test_twenty_parallel_allocations_get_distinct_addresses(require_postgres):
     plan = Plan.objects.create(name="Race", slug="race")
-    rails = [Rail.objects.create(plan=plan, index=i, subnet=f"10.{60 + i}.0.0/24") for i in range(2)]
+    rails = [
+        Rail.objects.create(plan=plan, index=i, subnet=f"10.{60 + i}.0.0/24") for i in range(2)
+    ]
     for n in range(20):
         node = Node.objects.create(plan=plan, name=f"node-{n:02d}")
         NodeNIC.objects.bulk_create(NodeNIC(node=node, rail=rail) for rail in rails)

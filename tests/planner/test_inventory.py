@@ -60,3 +60,24 @@ def test_unknown_rail_in_yaml_is_reported(planner_api, seed_plan):
     )
     assert response.status_code == 400
     assert "No rail with index 12" in response.json()["nodes.0.nics.0.rail"][0]
+
+
+def test_host_ips_are_checked_against_the_rail_and_each_other(planner_api, seed_plan):
+    text = (
+        "node,rail,host_ip\n"
+        "n1,0,10.50.0.9\n"  # inside the 10.50.0.0/24 exclusion
+        "n2,0,10.50.255.255\n"  # broadcast
+        "n3,0,10.50.9.9\n"
+        "n4,0,10.50.9.9\n"  # the same as n3
+    )
+    response = planner_api.post(
+        f"/api/plans/{seed_plan.id}/import-nodes/",
+        {"text": text, "filename": "h.csv"},
+        format="json",
+    )
+    errors = response.json()
+    assert response.status_code == 400
+    assert "inside an exclusion" in errors["line 2.host_ip"][0]
+    assert "outside the usable pod range" in errors["line 3.host_ip"][0]
+    assert "already the host IP of n3" in errors["line 5.host_ip"][0]
+    assert "line 4.host_ip" not in errors

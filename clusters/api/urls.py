@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from clusters.api import views
+
+router = DefaultRouter()
+router.register("clusters", views.ClusterViewSet, basename="api-cluster")
+router.register("rollouts", views.RolloutViewSet, basename="api-rollout")
+
+urlpatterns = [
+    path("plans/<str:key>/rollouts/", views.PlanRolloutsView.as_view(), name="plan-rollouts"),
+    *router.urls,
+]

@@ -1,0 +1,143 @@
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clusters import rollout, services, tasks
+from clusters.api.serializers import (
+    ClusterSerializer,
+    FanOutRequestSerializer,
+    RolloutDetailSerializer,
+    RolloutRequestSerializer,
+    RolloutSerializer,
+)
+from clusters.models import Cluster, Rollout
+from planner.models import Plan
+from railstudio.roles import OPERATOR
+
+
+class ClusterViewSet(viewsets.ModelViewSet):
+    """Clusters: viewers read; operators register, edit, test, roll out."""
+
+    queryset = Cluster.objects.prefetch_related("plans")
+    serializer_class = ClusterSerializer
+    write_role = OPERATOR
+    filterset_fields = ["name", "is_lab", "drifted", "reachable"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        plans = data.pop("plans", [])
+        try:
+            cluster = services.register(**data)
+        except services.RegistrationError as error:
+            raise ValidationError(error.errors) from None
+        cluster.plans.set(plans)
+        serializer.instance = cluster
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        if "kubeconfig" in data and data["kubeconfig"]:
+            try:
+                context, server = services.check_kubeconfig(data["kubeconfig"], data.get("context"))
+            except services.RegistrationError as error:
+                raise ValidationError(error.errors) from None
+            serializer.instance.set_kubeconfig(data.pop("kubeconfig"))
+            serializer.instance.server = server
+            data["context"] = context
+        data.pop("kubeconfig", None)
+        serializer.save()
+
+    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk=None):
+        cluster = self.get_object()
+        tasks.test_connection.delay(cluster.pk)
+        return Response(
+            {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
+    @action(detail=True, methods=["post", "get"])
+    def rollouts(self, request, pk=None):
+        cluster = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(cluster.rollouts.select_related("cluster", "created_by"))
+            return self.get_paginated_response(RolloutSerializer(page, many=True).data)
+        body = RolloutRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        options = dict(body.validated_data)
+        plan = options.pop("plan")
+        try:
+            with transaction.atomic():
+                record = services.start_rollout(cluster, plan, request.user, **options)
+        except rollout.RolloutConflict as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(RolloutSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Rollout history: `?cluster=<id>&plan=<id or slug>`."""
+
+    queryset = Rollout.objects.select_related("cluster", "created_by")
+    write_role = OPERATOR
+
+    def get_serializer_class(self):
+        return RolloutDetailSerializer if self.action == "retrieve" else RolloutSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        cluster = self.request.query_params.get("cluster")
+        plan = self.request.query_params.get("plan")
+        if cluster:
+            if not cluster.isdigit():
+                raise ValidationError({"cluster": ["A cluster id is a whole number."]})
+            queryset = queryset.filter(cluster_id=cluster)
+        if plan:
+            queryset = (
+                queryset.filter(plan_id=plan) if plan.isdigit() else queryset.filter(plan_slug=plan)
+            )
+        return queryset
+
+    @extend_schema(request=None, responses={202: RolloutSerializer})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        record = self.get_object()
+        try:
+            with transaction.atomic():
+                new = services.start_rollback(record, request.user)
+        except rollout.RolloutConflict as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        except ValueError as error:
+            raise ValidationError({"rollback_of": [str(error)]}) from None
+        return Response(RolloutSerializer(new).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PlanRolloutsView(APIView):
+    """`POST /api/plans/{id or slug}/rollouts/`: roll the plan out to every bound cluster (or
+    the ones named), one Celery task per cluster, as a group."""
+
+    write_role = OPERATOR
+
+    @extend_schema(request=FanOutRequestSerializer, responses={202: RolloutSerializer(many=True)})
+    def post(self, request, key):
+        plan = get_object_or_404(Plan, **({"pk": key} if key.isdigit() else {"slug": key}))
+        body = FanOutRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ids = body.validated_data.get("clusters")
+        clusters = list(Cluster.objects.filter(pk__in=ids)) if ids else list(plan.clusters.all())
+        if not clusters:
+            raise ValidationError(
+                {"clusters": ["The plan is bound to no cluster; bind one or name clusters."]}
+            )
+        options = {k: body.validated_data[k] for k in ("dry_run", "prune")}
+        with transaction.atomic():
+            started, refused = services.start_rollouts(clusters, plan, request.user, **options)
+        code = status.HTTP_202_ACCEPTED if started else status.HTTP_409_CONFLICT
+        return Response(
+            {"rollouts": RolloutSerializer(started, many=True).data, "refused": refused},
+            status=code,
+        )

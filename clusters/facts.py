@@ -1,0 +1,79 @@
+"""Cluster facts for preflight and the connection test, read through clusters.kube."""
+
+from __future__ import annotations
+
+from clusters.kube import Kube, KubeError
+from planner.manifests import NAD_API_VERSION, NAD_KIND
+
+NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
+SRIOV_GROUP = "sriovnetwork.openshift.io"
+VF_SUFFIX = "_vf"
+
+
+def _is_vf_resource(name: str) -> bool:
+    return (
+        "/" in name
+        and not name.endswith("/gpu")
+        and name.split("/", 1)[0] not in ("hugepages-2Mi", "hugepages-1Gi")
+    )
+
+
+def node_summaries(nodes: list[dict]) -> list[dict]:
+    return [
+        {
+            "name": node["metadata"]["name"],
+            "labels": node["metadata"].get("labels") or {},
+            "allocatable": (node.get("status") or {}).get("allocatable") or {},
+        }
+        for node in nodes
+    ]
+
+
+def vf_resources(nodes: list[dict]) -> dict[str, dict[str, str]]:
+    """{resource: {node: allocatable}} for the extended resources other than GPUs."""
+    result: dict[str, dict[str, str]] = {}
+    for node in node_summaries(nodes):
+        for resource, amount in node["allocatable"].items():
+            if _is_vf_resource(resource):
+                result.setdefault(resource, {})[node["name"]] = amount
+    return result
+
+
+def connection_report(kube: Kube) -> dict:
+    """Server version, node count, Multus (the NAD CRD), the SR-IOV operator, VF resources."""
+    version = kube.version()
+    nodes = kube.nodes()
+    crds = kube.crd_names()
+    try:
+        groups = kube.api_groups()
+    except KubeError:
+        groups = set()
+    return {
+        "server_version": version,
+        "node_count": len(nodes),
+        "multus_installed": NAD_CRD in crds,
+        "sriov_operator": SRIOV_GROUP in groups,
+        "vf_resources": vf_resources(nodes),
+    }
+
+
+def preflight_facts(kube: Kube, namespace: str | None) -> dict:
+    nodes = kube.nodes()
+    try:
+        nads = kube.list(NAD_API_VERSION, NAD_KIND, namespace=None)
+    except KubeError as error:
+        if error.status != 404:
+            raise
+        nads = []
+    return {
+        "nodes": node_summaries(nodes),
+        "nads": [
+            {
+                "namespace": nad["metadata"].get("namespace"),
+                "name": nad["metadata"]["name"],
+                "annotations": nad["metadata"].get("annotations") or {},
+                "config": (nad.get("spec") or {}).get("config"),
+            }
+            for nad in nads
+        ],
+    }

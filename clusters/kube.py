@@ -1,0 +1,353 @@
+"""The only module that talks to Kubernetes: one official client per cluster, never the global
+default. Errors come out as KubeError with the API's Status message and whether a retry may help.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import urllib3
+import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.stream import stream
+
+FIELD_MANAGER = "railstudio"
+REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
+TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        reason: str = "",
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Connection failures, timeouts, 429 and 5xx may pass; 4xx are final."""
+        return self.status is None or self.status in TRANSIENT_STATUS
+
+    def __str__(self):
+        prefix = f"{self.status} {self.reason}: " if self.status else ""
+        return f"{prefix}{self.message}"
+
+
+def _from_api_exception(error) -> KubeError:
+    status = getattr(error, "status", None)
+    body = getattr(error, "body", None) or getattr(error, "summary", lambda: "")()
+    headers = getattr(error, "headers", None) or {}
+    message, reason = str(body or error), getattr(error, "reason", "") or ""
+    try:
+        parsed = json.loads(body) if isinstance(body, (str, bytes)) else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("kind") == "Status":
+        message, reason = parsed.get("message", message), parsed.get("reason", reason)
+    retry_after = None
+    if headers and headers.get("Retry-After"):
+        try:
+            retry_after = float(headers["Retry-After"])
+        except ValueError:
+            retry_after = None
+    return KubeError(message, status=status, reason=reason, retry_after=retry_after)
+
+
+def translate(error: Exception) -> KubeError:
+    if isinstance(error, KubeError):
+        return error
+    if isinstance(error, (k8s.ApiException, DynamicApiError)):
+        return _from_api_exception(error)
+    if isinstance(error, ResourceNotFoundError):
+        return KubeError(str(error), status=404, reason="NotFound")
+    if isinstance(error, (urllib3.exceptions.HTTPError, OSError, TimeoutError)):
+        return KubeError(f"Cannot reach the API server: {error}")
+    raise error
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.5,
+    max_delay: float = 8.0,
+    on_retry=None,
+) -> T:
+    """Run `call`; retry transient failures with exponential backoff and jitter, honouring
+    Retry-After. Permanent failures and the last transient one raise KubeError."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as raw:
+            error = translate(raw)
+            if not error.transient or attempt == attempts:
+                raise error from None
+            delay = error.retry_after or min(max_delay, base_delay * 2 ** (attempt - 1))
+            delay *= 1 + random.random() * 0.2
+            if on_retry:
+                on_retry(attempt, error, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to connect to: a kubeconfig (text) and context, or the in-cluster service account."""
+
+    kubeconfig: str = ""
+    context: str = ""
+    in_cluster: bool = False
+
+
+def api_client(target: Target) -> k8s.ApiClient:
+    if target.in_cluster:
+        configuration = k8s.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+        api = k8s.ApiClient(configuration)
+    else:
+        config_dict = yaml.safe_load(target.kubeconfig)
+        api = k8s_config.new_client_from_config_dict(
+            config_dict, context=target.context or None, persist_config=False
+        )
+    api.configuration.retries = 0  # with_retries decides; urllib3 should not retry behind it
+    return api
+
+
+class Kube:
+    """Operations Rail Studio needs on one cluster. Create one per task; close() when done."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.api = api_client(target)
+        self._dynamic: DynamicClient | None = None
+
+    def close(self):
+        self.api.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            self._dynamic = with_retries(lambda: DynamicClient(self.api))
+        return self._dynamic
+
+    def _resource(self, api_version: str, kind: str):
+        return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    # --- cluster facts -------------------------------------------------------------------------
+
+    def version(self) -> str:
+        info = with_retries(
+            lambda: k8s.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
+        )
+        return info.git_version
+
+    def nodes(self) -> list[dict]:
+        result = with_retries(
+            lambda: k8s.CoreV1Api(self.api).list_node(_request_timeout=REQUEST_TIMEOUT)
+        )
+        return [self.api.sanitize_for_serialization(node) for node in result.items]
+
+    def crd_names(self) -> set[str]:
+        crds = with_retries(
+            lambda: k8s.ApiextensionsV1Api(self.api).list_custom_resource_definition(
+                _request_timeout=REQUEST_TIMEOUT
+            )
+        )
+        return {crd.metadata.name for crd in crds.items}
+
+    def api_groups(self) -> set[str]:
+        groups = with_retries(
+            lambda: k8s.ApisApi(self.api).get_api_versions(_request_timeout=REQUEST_TIMEOUT)
+        )
+        return {group.name for group in groups.groups}
+
+    # --- objects -------------------------------------------------------------------------------
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict | None:
+        resource = self._resource(api_version, kind)
+
+        def call():
+            try:
+                return resource.get(
+                    name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT
+                ).to_dict()
+            except Exception as raw:
+                error = translate(raw)
+                if error.status == 404:
+                    return None
+                raise error from None
+
+        return with_retries(call)
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[dict]:
+        resource = self._resource(api_version, kind)
+        result = with_retries(
+            lambda: resource.get(
+                namespace=namespace,
+                label_selector=label_selector,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        )
+        items = []
+        for item in result.items:
+            obj = item.to_dict()
+            # List items of built-in kinds come without apiVersion and kind.
+            obj.setdefault("apiVersion", api_version)
+            obj.setdefault("kind", kind)
+            items.append(obj)
+        return items
+
+    def apply(self, obj: dict, *, dry_run: bool = False, force: bool = True, on_retry=None) -> dict:
+        """Server-side apply as field manager `railstudio`."""
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        namespace = obj.get("metadata", {}).get("namespace") if resource.namespaced else None
+        kwargs = {"dry_run": "All"} if dry_run else {}
+        result = with_retries(
+            lambda: resource.server_side_apply(
+                body=obj,
+                name=obj["metadata"]["name"],
+                namespace=namespace,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=force,
+                _request_timeout=REQUEST_TIMEOUT,
+                **kwargs,
+            ),
+            on_retry=on_retry,
+        )
+        return result.to_dict()
+
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> bool:
+        resource = self._resource(api_version, kind)
+        kwargs = {"dry_run": "All"} if dry_run else {}
+
+        def call():
+            try:
+                resource.delete(
+                    name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT, **kwargs
+                )
+                return True
+            except Exception as raw:
+                error = translate(raw)
+                if error.status == 404:
+                    return False
+                raise error from None
+
+        return with_retries(call)
+
+    def ensure_namespace(self, name: str, *, dry_run: bool = False) -> dict:
+        return self.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=dry_run
+        )
+
+    # --- pods ----------------------------------------------------------------------------------
+
+    def pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
+        core = k8s.CoreV1Api(self.api)
+        if namespace:
+            result = with_retries(
+                lambda: core.list_namespaced_pod(
+                    namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
+        else:
+            result = with_retries(
+                lambda: core.list_pod_for_all_namespaces(
+                    label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
+        return [self.api.sanitize_for_serialization(pod) for pod in result.items]
+
+    def events(self, namespace: str | None = None) -> list[dict]:
+        core = k8s.CoreV1Api(self.api)
+        if namespace:
+            result = with_retries(
+                lambda: core.list_namespaced_event(namespace, _request_timeout=REQUEST_TIMEOUT)
+            )
+        else:
+            result = with_retries(
+                lambda: core.list_event_for_all_namespaces(_request_timeout=REQUEST_TIMEOUT)
+            )
+        return [self.api.sanitize_for_serialization(event) for event in result.items]
+
+    def create_pod(self, pod: dict) -> dict:
+        core = k8s.CoreV1Api(self.api)
+        namespace = pod["metadata"].get("namespace", "default")
+        result = with_retries(
+            lambda: core.create_namespaced_pod(namespace, pod, _request_timeout=REQUEST_TIMEOUT)
+        )
+        return self.api.sanitize_for_serialization(result)
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: list[str],
+        container: str | None = None,
+        timeout: float = 20,
+    ) -> tuple[str, str, int]:
+        """Run a command in a pod over the websocket exec API; returns stdout, stderr, exit code.
+
+        `stream()` swaps the client's call_api while it runs, so exec gets its own ApiClient."""
+        exec_api = api_client(self.target)
+        try:
+            kwargs = {"container": container} if container else {}
+            response = stream(
+                k8s.CoreV1Api(exec_api).connect_get_namespaced_pod_exec,
+                pod,
+                namespace,
+                command=command,
+                stdout=True,
+                stderr=True,
+                stdin=False,
+                tty=False,
+                _preload_content=False,
+                **kwargs,
+            )
+            response.run_forever(timeout=timeout)
+            stdout = response.read_stdout() if response.peek_stdout() else ""
+            stderr = response.read_stderr() if response.peek_stderr() else ""
+            code = response.returncode
+            response.close()
+            return stdout, stderr, 0 if code is None else code
+        except Exception as raw:
+            raise translate(raw) from None
+        finally:
+            exec_api.close()

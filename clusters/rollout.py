@@ -1,0 +1,285 @@
+"""Rolling a plan's bundle out to a cluster: preflight with the cluster's facts, per-object
+diff, a dry-run pass, server-side apply, prune; and rollback as a new rollout of an old bundle.
+
+`request_rollout` records the intent (and the exact bundle: the revision); `execute` does the
+work inside a Celery task. Executing twice is safe: apply is idempotent, so a task redelivered
+after a worker died simply finishes the job.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from clusters import diffing, facts
+from clusters.kube import Kube, KubeError, Target
+from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
+from planner import manifests, preflight
+from planner.models import Plan
+
+NAMESPACE_KINDS = {"Namespace"}
+
+
+class RolloutConflict(Exception):
+    """Another rollout to the same cluster is pending or running."""
+
+
+def target_for(cluster: Cluster) -> Target:
+    return Target(
+        kubeconfig=cluster.kubeconfig_text(), context=cluster.context, in_cluster=cluster.in_cluster
+    )
+
+
+def render_for(plan: Plan, cluster: Cluster) -> list[dict]:
+    return manifests.render_bundle(plan.to_spec(), mode=cluster.mode)
+
+
+def _conflict_message(cluster: Cluster) -> str:
+    active = cluster.rollouts.filter(state__in=ACTIVE_STATES).first()
+    detail = f" (rollout #{active.pk} of {active.plan_slug}, {active.state})" if active else ""
+    return f"A rollout to {cluster.name} is already in progress{detail}; wait for it to finish."
+
+
+def request_rollout(
+    cluster: Cluster,
+    plan: Plan,
+    user,
+    *,
+    dry_run: bool = False,
+    prune: bool = False,
+    force: bool = False,
+    force_reason: str = "",
+    bundle: list[dict] | None = None,
+    rollback_of: Rollout | None = None,
+) -> Rollout:
+    bundle = bundle if bundle is not None else render_for(plan, cluster)
+    try:
+        with transaction.atomic():
+            if cluster.rollouts.filter(state__in=ACTIVE_STATES).exists():
+                raise RolloutConflict(_conflict_message(cluster))
+            last = cluster.rollouts.filter(plan_slug=plan.slug).aggregate(n=Max("revision"))["n"]
+            return Rollout.objects.create(
+                cluster=cluster,
+                plan=plan,
+                plan_slug=plan.slug,
+                revision=(last or 0) + 1,
+                created_by=user if user and user.is_authenticated else None,
+                dry_run=dry_run,
+                prune=prune,
+                force=force,
+                force_reason=force_reason,
+                bundle=bundle,
+                rollback_of=rollback_of,
+            )
+    except IntegrityError:
+        raise RolloutConflict(_conflict_message(cluster)) from None
+
+
+def request_rollback(rollout: Rollout, user) -> Rollout:
+    """Re-apply the bundle an earlier rollout applied, as a new rollout (with prune, so objects
+    added since then go away)."""
+    if rollout.plan is None:
+        raise ValueError("The plan of that rollout no longer exists.")
+    return request_rollout(
+        rollout.cluster, rollout.plan, user, prune=True, force=True,
+        force_reason=f"rollback to revision {rollout.revision}",
+        bundle=rollout.bundle, rollback_of=rollout,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Execution (inside the worker)
+
+
+def _finish(rollout: Rollout, state: str, message: str = "") -> None:
+    rollout.state = state
+    rollout.message = message
+    rollout.finished_at = timezone.now()
+    rollout.save(update_fields=["state", "message", "finished_at"])
+
+
+def execute(rollout_id: int) -> str:
+    rollout = Rollout.objects.select_related("cluster", "plan").get(pk=rollout_id)
+    if rollout.state not in ACTIVE_STATES:
+        return rollout.state
+    rollout.state = RolloutState.RUNNING
+    rollout.started_at = rollout.started_at or timezone.now()
+    rollout.attempts += 1
+    rollout.save(update_fields=["state", "started_at", "attempts"])
+    try:
+        with Kube(target_for(rollout.cluster)) as kube:
+            _run(rollout, kube)
+    except KubeError as error:
+        _finish(rollout, RolloutState.FAILED, f"The cluster did not answer: {error}")
+    except Exception as error:
+        _finish(rollout, RolloutState.FAILED, f"Internal error: {error}")
+        raise
+    return rollout.state
+
+
+def _preflight(rollout: Rollout, kube: Kube) -> list[dict]:
+    namespaces = {obj["metadata"].get("namespace") for obj in rollout.bundle}
+    cluster_facts = facts.preflight_facts(kube, next(iter(namespaces), None))
+    plan_spec = rollout.plan.to_spec() if rollout.plan and not rollout.rollback_of else None
+    # The bundle's own NADs are about to exist; only NADs of other plans/namespaces are facts.
+    return [f.to_dict() for f in preflight.run(rollout.bundle, plan_spec, cluster_facts)]
+
+
+def _live_objects(kube: Kube, bundle: list[dict], plan_slug: str):
+    live = {}
+    for obj in bundle:
+        try:
+            live[diffing.key_of(obj)] = kube.get(
+                obj["apiVersion"],
+                obj["kind"],
+                obj["metadata"]["name"],
+                obj["metadata"].get("namespace"),
+            )
+        except KubeError as error:
+            if error.status != 404:
+                raise
+            live[diffing.key_of(obj)] = None  # the kind itself is unknown to this cluster
+    managed = []
+    kinds = {(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")) for obj in bundle}
+    kinds.add(
+        (manifests.NAD_API_VERSION, manifests.NAD_KIND, next(iter(kinds))[2] if kinds else None)
+    )
+    for api_version, kind, namespace in sorted(kinds, key=str):
+        try:
+            managed += kube.list(api_version, kind, namespace, diffing.managed_selector(plan_slug))
+        except KubeError as error:
+            if error.status != 404:
+                raise
+    return live, managed
+
+
+def _record(rollout: Rollout, changes: list[diffing.Change]) -> list[RolloutObject]:
+    rollout.items.all().delete()
+    rows = []
+    for position, change in enumerate(changes):
+        api_version, kind, namespace, name = change.key
+        rows.append(
+            RolloutObject(
+                rollout=rollout,
+                position=position,
+                api_version=api_version,
+                kind=kind,
+                namespace=namespace,
+                name=name,
+                action=change.action,
+                diff=change.diff,
+                outcome="skipped" if change.action == "unchanged" else "pending",
+            )  # fmt: skip
+        )
+    return RolloutObject.objects.bulk_create(rows)
+
+
+def _set(row: RolloutObject, outcome: str, message: str = "") -> None:
+    row.outcome, row.message = outcome, message
+    row.save(update_fields=["outcome", "message"])
+
+
+def _run(rollout: Rollout, kube: Kube) -> None:
+    rollout.findings = _preflight(rollout, kube)
+    rollout.save(update_fields=["findings"])
+    errors = [f for f in rollout.findings if f["severity"] == "error"]
+    if errors and not rollout.force:
+        _finish(
+            rollout,
+            RolloutState.BLOCKED,
+            f"{len(errors)} preflight error(s) block this rollout ({errors[0]['code']}: "
+            f"{errors[0]['message']}). An operator may force it with a reason.",
+        )
+        return
+    live, managed = _live_objects(kube, rollout.bundle, rollout.plan_slug)
+    changes = diffing.compare(rollout.bundle, live, managed, rollout.prune)
+    rows = _record(rollout, changes)
+    for namespace in sorted({obj["metadata"].get("namespace") for obj in rollout.bundle} - {None}):
+        kube.ensure_namespace(namespace, dry_run=rollout.dry_run)
+    work = [
+        (row, change)
+        for row, change in zip(rows, changes, strict=True)
+        if change.action != "unchanged"
+    ]
+    passed = []
+    for row, change in work:  # the dry-run pass: the server validates everything first
+        try:
+            _write(kube, change, dry_run=True)
+            passed.append((row, change))
+        except KubeError as error:
+            _set(row, "failed", error.message)
+    if rollout.dry_run:
+        for row, _ in passed:
+            _set(row, "dry-run")
+    else:
+        for row, change in passed:
+            try:
+                _write(kube, change, dry_run=False)
+                _set(row, "applied")
+            except KubeError as error:
+                _set(row, "failed", error.message)
+    _finish(rollout, *_verdict(rollout))
+
+
+def _write(kube: Kube, change: diffing.Change, *, dry_run: bool) -> None:
+    if change.action == "prune":
+        api_version, kind, namespace, name = change.key
+        kube.delete(api_version, kind, name, namespace or None, dry_run=dry_run)
+    else:
+        kube.apply(change.obj, dry_run=dry_run, force=True)
+
+
+def _verdict(rollout: Rollout) -> tuple[str, str]:
+    outcomes = list(rollout.items.values_list("outcome", flat=True))
+    failed = outcomes.count("failed")
+    done = len(outcomes) - failed
+    if not failed:
+        verb = "would change" if rollout.dry_run else "changed"
+        changed = sum(1 for o in outcomes if o in ("applied", "dry-run"))
+        return (
+            RolloutState.SUCCEEDED,
+            f"{changed} object(s) {verb}, {outcomes.count('skipped')} unchanged.",
+        )
+    if done:
+        return RolloutState.PARTIAL, f"{failed} of {len(outcomes)} object(s) failed."
+    return RolloutState.FAILED, f"All {failed} object(s) failed."
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift
+
+
+def last_applied(cluster: Cluster) -> list[Rollout]:
+    """The latest applied (not dry-run) rollout of each plan on the cluster."""
+    latest = {}
+    done = cluster.rollouts.filter(
+        dry_run=False, state__in=[RolloutState.SUCCEEDED, RolloutState.PARTIAL]
+    )
+    for rollout in done.order_by("-created_at", "-id"):
+        latest.setdefault(rollout.plan_slug, rollout)
+    return list(latest.values())
+
+
+def check_drift(cluster: Cluster) -> tuple[bool, str]:
+    """Compare live managed NADs with the NADs of each plan's last applied revision."""
+    diffs = []
+    with Kube(target_for(cluster)) as kube:
+        for rollout in last_applied(cluster):
+            nads = [obj for obj in rollout.bundle if obj["kind"] == manifests.NAD_KIND]
+            live, managed = _live_objects(kube, nads, rollout.plan_slug)
+            managed = [obj for obj in managed if obj.get("kind") == manifests.NAD_KIND]
+            for change in diffing.compare(nads, live, managed, prune=True):
+                if change.action != "unchanged":
+                    verb = {"create": "missing", "change": "changed", "prune": "not in the plan"}[
+                        change.action
+                    ]
+                    diffs.append(f"# {change.label}: {verb}\n{change.diff}")
+    drifted = bool(diffs)
+    cluster.drifted, cluster.drift_diff, cluster.drift_checked_at = (
+        drifted,
+        "\n".join(diffs),
+        timezone.now(),
+    )
+    cluster.save(update_fields=["drifted", "drift_diff", "drift_checked_at"])
+    return drifted, cluster.drift_diff

@@ -1,0 +1,84 @@
+"""Cluster registration and rollout requests, shared by the pages and the API."""
+
+from __future__ import annotations
+
+from celery import group
+from django.db import transaction
+
+from clusters import kubeconfigs, rollout, tasks
+from clusters.models import Cluster, Rollout
+from planner.models import Plan
+
+
+class RegistrationError(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def check_kubeconfig(text: str, context: str | None) -> tuple[str, str]:
+    """(context, server) for a kubeconfig, or RegistrationError naming the field."""
+    try:
+        config = kubeconfigs.load(text)
+        chosen = context or kubeconfigs.current_context(config)
+        return chosen, kubeconfigs.server_of(config, chosen)
+    except kubeconfigs.KubeconfigError as error:
+        field = "context" if "context" in str(error) and context else "kubeconfig"
+        raise RegistrationError({field: [str(error)]}) from None
+
+
+def register(
+    *, name: str, kubeconfig: str = "", context: str = "", in_cluster: bool = False, **fields
+) -> Cluster:
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["A cluster needs a name."]
+    elif Cluster.objects.filter(name=name).exists():
+        errors["name"] = [f"A cluster named '{name}' already exists."]
+    server = "in-cluster"
+    if not in_cluster:
+        if not kubeconfig.strip():
+            errors["kubeconfig"] = ["Paste or upload a kubeconfig, or choose in-cluster config."]
+        else:
+            try:
+                context, server = check_kubeconfig(kubeconfig, context)
+            except RegistrationError as error:
+                errors.update(error.errors)
+    if errors:
+        raise RegistrationError(errors)
+    cluster = Cluster(name=name, context=context, server=server, in_cluster=in_cluster, **fields)
+    if kubeconfig and not in_cluster:
+        cluster.set_kubeconfig(kubeconfig)
+    cluster.save()
+    transaction.on_commit(lambda: tasks.test_connection.delay(cluster.pk))
+    return cluster
+
+
+def start_rollout(cluster: Cluster, plan: Plan, user, **options) -> Rollout:
+    """Record the rollout and hand it to a worker once the record is committed."""
+    record = rollout.request_rollout(cluster, plan, user, **options)
+    transaction.on_commit(lambda: tasks.run_rollout.delay(record.pk))
+    return record
+
+
+def start_rollouts(
+    clusters: list[Cluster], plan: Plan, user, **options
+) -> tuple[list[Rollout], dict[str, str]]:
+    """Fan-out: one task per cluster, as a Celery group. Clusters busy with another rollout are
+    reported, not fatal to the others."""
+    started, refused = [], {}
+    for cluster in clusters:
+        try:
+            started.append(rollout.request_rollout(cluster, plan, user, **options))
+        except rollout.RolloutConflict as error:
+            refused[cluster.name] = str(error)
+    ids = [record.pk for record in started]
+    if ids:
+        transaction.on_commit(lambda: group(tasks.run_rollout.s(pk) for pk in ids).apply_async())
+    return started, refused
+
+
+def start_rollback(record: Rollout, user) -> Rollout:
+    new = rollout.request_rollback(record, user)
+    transaction.on_commit(lambda: tasks.run_rollout.delay(new.pk))
+    return new

@@ -1,0 +1,52 @@
+"""Thin Celery wrappers: the work lives in clusters.rollout and friends."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from clusters import facts, rollout
+from clusters.kube import Kube, KubeError
+from clusters.models import Cluster
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_rollout(rollout_id: int) -> str:
+    return rollout.execute(rollout_id)
+
+
+@shared_task(acks_late=True)
+def test_connection(cluster_id: int) -> bool:
+    cluster = Cluster.objects.get(pk=cluster_id)
+    try:
+        with Kube(rollout.target_for(cluster)) as kube:
+            report = facts.connection_report(kube)
+    except KubeError as error:
+        cluster.reachable, cluster.last_error = False, str(error)
+    else:
+        for field, value in report.items():
+            setattr(cluster, field, value)
+        cluster.reachable, cluster.last_error = True, ""
+    cluster.tested_at = timezone.now()
+    cluster.save()
+    return bool(cluster.reachable)
+
+
+@shared_task(acks_late=True)
+def check_drift(cluster_id: int) -> bool:
+    cluster = Cluster.objects.get(pk=cluster_id)
+    try:
+        drifted, _ = rollout.check_drift(cluster)
+    except KubeError as error:
+        cluster.last_error = f"drift check: {error}"
+        cluster.save(update_fields=["last_error"])
+        return False
+    return drifted
+
+
+@shared_task
+def check_drift_all() -> int:
+    ids = list(
+        Cluster.objects.filter(rollouts__isnull=False).distinct().values_list("pk", flat=True)
+    )
+    for cluster_id in ids:
+        check_drift.delay(cluster_id)
+    return len(ids)

@@ -1,0 +1,400 @@
+"""The manifests API: a plan's rendered bundle, and preflight over pasted YAML.
+
+`GET /api/plans/{id or slug}/manifests/` renders; `POST /api/preflight/` checks. Both only read,
+so viewers may call them. The helpers at the top (`render_kind`, `compact_pod_options`) are shared
+with the Manifests page, so the page and the API accept and reject the same input.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from planner import findings, manifests, preflight, yamlio
+from planner.models import Plan
+from railstudio.parsers import PlainTextParser, YamlTextParser
+from railstudio.roles import VIEWER
+
+YAML_CONTENT_TYPE = "application/yaml; charset=utf-8"
+
+# What the `kind` parameter selects. "bundle" is what a rollout applies (render_bundle).
+KINDS = {
+    "bundle": "Bundle",
+    "nads": "NADs",
+    "podtemplates": "PodTemplates",
+    "pod": "Pod",
+    "job": "Job",
+}
+_POD_RENDERERS = {
+    "bundle": manifests.render_pod_templates,
+    "podtemplates": manifests.render_pod_templates,
+    "pod": manifests.render_pod,
+    "job": manifests.render_job,
+}
+_NETWORK_KINDS = ("bundle", "nads")
+_BOOLEAN_TEXT = ("1", "0", "true", "false", "yes", "no", "on", "off")
+_NEW_OPTION = re.compile(r"^\s*([a-z_]+)\s*:(.*)$")
+
+
+class BundleError(Exception):
+    """Input the bundle cannot be rendered from: `errors` maps a parameter to its reasons."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(errors)
+
+
+def compact_pod_options(text: str) -> dict[str, str]:
+    """`layout:per-numa,gpus:4,rails:0-3` -> {"layout": "per-numa", "gpus": "4", ...}.
+
+    A comma-separated part starting with `name:` begins an option; any other part continues the
+    previous value, so `rails:0,2,gpus:4` and `image:repo/img:tag` read as meant."""
+    values: dict[str, str] = {}
+    key = None
+    for part in text.split(","):
+        match = _NEW_OPTION.match(part)
+        if match:
+            key = match.group(1)
+            values[key] = match.group(2).strip()
+        elif key is not None:
+            values[key] += "," + part.strip()
+        elif part.strip():
+            raise BundleError({"pod": [f"{part.strip()!r} is not name:value (e.g. gpus:4)"]})
+    return values
+
+
+def pod_strings_from_query(params) -> dict[str, str]:
+    """Pod options from `pod=<compact>` plus `pod_<name>=<value>` (these win)."""
+    values = compact_pod_options(params.get("pod", ""))
+    for name, value in params.items():
+        if name.startswith("pod_"):
+            values[name[len("pod_") :]] = value
+    return values
+
+
+def pod_options(strings: dict[str, str]) -> dict:
+    """Typed pod options from text; raises BundleError for a non-boolean nccl_env."""
+    flag = strings.get("nccl_env", "").strip().lower()
+    if flag and flag not in _BOOLEAN_TEXT:
+        raise BundleError({"pod": [f"pod option nccl_env must be true or false, not {flag!r}"]})
+    return manifests.pod_options_from_strings(strings)
+
+
+def render_kind(spec, mode: str, kind: str, options: dict) -> list[dict]:
+    """The objects of `kind` for the plan spec; raises BundleError naming the bad parameter."""
+    if mode not in manifests.MODES:
+        raise BundleError({"mode": [f"must be one of {', '.join(manifests.MODES)}"]})
+    if kind not in KINDS:
+        raise BundleError({"kind": [f"must be one of {', '.join(KINDS)}"]})
+    problems = manifests.pod_option_errors(spec, options)
+    if problems:
+        raise BundleError({"pod": problems})
+    objects: list[dict] = []
+    if kind in _NETWORK_KINDS:
+        try:
+            objects += manifests.render_networks(spec, mode)
+        except manifests.ManifestError as error:
+            raise BundleError({"plan": error.errors}) from None
+    if kind in _POD_RENDERERS:
+        try:
+            objects += _POD_RENDERERS[kind](spec, options)
+        except manifests.ManifestError as error:
+            raise BundleError({"pod": error.errors}) from None
+    return objects
+
+
+def safe_preflight(objects: list[dict], plan=None, facts=None) -> list[findings.Finding]:
+    """preflight.run, turning a crash on an oddly shaped object into a YAML error naming it."""
+    try:
+        return preflight.run(objects, plan, facts)
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        raise yamlio.YamlInputError(_odd_shape(objects, plan, facts, error)) from None
+
+
+def _odd_shape(objects, plan, facts, error: Exception) -> str:
+    for index, obj in enumerate(objects):
+        try:
+            preflight.run([obj], plan, facts)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return (
+                f"object {index + 1} ({preflight.describe(obj, index)}) has a field of the wrong "
+                f"type (for example a number where a mapping or list belongs): {error}"
+            )
+    return f"the objects could not be checked: {error}"
+
+
+def finding_dicts(items) -> list[dict]:
+    return [item.to_dict() for item in items]
+
+
+# ---------------------------------------------------------------------------------------------
+# GET /api/plans/{plan}/manifests/
+
+
+class FindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    severity = serializers.ChoiceField(choices=list(findings.SEVERITIES))
+    object = serializers.CharField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+    fix = serializers.CharField()
+
+
+class FindingCountsSerializer(serializers.Serializer):
+    error = serializers.IntegerField()
+    warning = serializers.IntegerField()
+    info = serializers.IntegerField()
+
+
+class ManifestBundleSerializer(serializers.Serializer):
+    plan = serializers.CharField(help_text="the plan's slug")
+    mode = serializers.CharField()
+    kind = serializers.CharField()
+    pod_options = serializers.DictField(help_text="the pod options given, typed")
+    items = serializers.ListField(child=serializers.DictField(), help_text="Kubernetes objects")
+    findings = FindingSerializer(many=True, help_text="preflight.check_rendered, errors first")
+    counts = FindingCountsSerializer()
+
+
+_POD_PARAMETERS = [
+    OpenApiParameter(
+        f"pod_{name}",
+        str,
+        description=f"pod option {name}: {option.doc} (overrides the same name in `pod`)",
+    )
+    for name, option in manifests.POD_OPTION_KEYS.items()
+]
+
+
+class PlanManifestsView(APIView):
+    """The plan's rendered manifests.
+
+    Query parameters:
+    - `format`: `yaml` (default) gives `application/yaml`, multi-document text for
+      `kubectl apply -f -`; `json` gives `{"plan": slug, "mode", "kind", "pod_options",
+      "items": [objects], "findings": [preflight findings over the bundle], "counts":
+      {"error": n, "warning": n, "info": n}}`.
+    - `mode`: `nad` (default) or `sriov-operator` (SriovNetworks instead of NADs).
+    - `kind`: `bundle` (default: the networks then the PodTemplates, what a rollout applies),
+      `nads` (the networks only), `podtemplates`, `pod` or `job`.
+    - pod options, compact: `pod=layout:per-numa,gpus:4,rails:0-3,nccl_env:true`; or one each:
+      `pod_layout=per-numa&pod_gpus=4`. Both may be given; a `pod_<name>` parameter wins. They
+      override the plan's stored pod_options.
+
+    Bad input answers 400 naming the parameter: `{"pod": ["pod option gpus must be ..."]}`,
+    `{"mode": [...]}`, `{"kind": [...]}`, `{"format": [...]}`; a plan that cannot be rendered
+    at all (its cni_options) gives `{"plan": [...]}`.
+    """
+
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body's type follows `format`, not Accept: never 406.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="plans_manifests",
+        parameters=[
+            OpenApiParameter("plan", str, OpenApiParameter.PATH, description="plan id or slug"),
+            OpenApiParameter("format", str, enum=["yaml", "json"], default="yaml"),
+            OpenApiParameter("mode", str, enum=list(manifests.MODES), default="nad"),
+            OpenApiParameter("kind", str, enum=list(KINDS), default="bundle"),
+            OpenApiParameter(
+                "pod",
+                str,
+                description="compact pod options, e.g. layout:per-numa,gpus:4,rails:0-3,"
+                "nccl_env:true",
+            ),
+            *_POD_PARAMETERS,
+        ],
+        responses={
+            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/json"): ManifestBundleSerializer,
+            (400, "application/json"): OpenApiTypes.OBJECT,
+        },
+    )
+    def get(self, request, plan):
+        plan_obj = plan_by_key(plan, not_found=404)
+        params = request.query_params
+        output = params.get("format", "yaml")
+        if output not in ("yaml", "json"):
+            raise ValidationError({"format": ["must be yaml or json"]})
+        mode, kind = params.get("mode", "nad"), params.get("kind", "bundle")
+        spec = plan_obj.to_spec()
+        try:
+            options = pod_options(pod_strings_from_query(params))
+            objects = render_kind(spec, mode, kind, options)
+        except BundleError as error:
+            raise ValidationError(error.errors) from None
+        if output == "yaml":
+            return _yaml_response(objects)
+        found = preflight.check_rendered(spec, mode, options)
+        return Response(
+            {
+                "plan": plan_obj.slug,
+                "mode": mode,
+                "kind": kind,
+                "pod_options": options,
+                "items": objects,
+                "findings": finding_dicts(found),
+                "counts": findings.counts(found),
+            }
+        )
+
+
+def _yaml_response(objects: list[dict]) -> HttpResponse:
+    return HttpResponse(yamlio.dump_all(objects), content_type=YAML_CONTENT_TYPE)
+
+
+def plan_by_key(key, not_found: int = 404, field: str = "plan") -> Plan:
+    """A plan by id (digits) or slug: 404, or 400 `{field: [...]}` when not_found is 400."""
+    key = str(key).strip()
+    lookup = {"pk": int(key)} if key.isdigit() else {"slug": key}
+    if not_found == 404:
+        return get_object_or_404(Plan, **lookup)
+    plan = Plan.objects.filter(**lookup).first()
+    if plan is None:
+        raise ValidationError({field: [f"No plan has the id or slug {key!r}."]})
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# POST /api/preflight/
+
+_FACT_TYPES = {
+    "nodes": (list, type(None)),
+    "nads": (list, type(None)),
+    "nic_numa": (dict,),
+    "gpu_numa": (dict,),
+    "topology_policy": (str, type(None)),
+    "pod_cidr": (str, type(None)),
+    "service_cidr": (str, type(None)),
+    "sriov_resource_prefix": (str, type(None)),
+}
+_FACT_LISTS_OF_MAPPINGS = ("nodes", "nads")
+
+
+class PreflightRequestSerializer(serializers.Serializer):
+    yaml = serializers.CharField(
+        trim_whitespace=False,
+        help_text="Kubernetes objects as multi-document YAML or JSON, in any mix: Pods, "
+        "Deployments, Jobs, StatefulSets, PodTemplates, NADs, SR-IOV operator objects.",
+    )
+    plan = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="a plan id or slug: its NADs, VF resources and NIC layout become context",
+    )
+    facts = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="cluster facts (planner.preflight.ClusterFacts): nodes, nads, nic_numa, "
+        "gpu_numa, topology_policy, pod_cidr, service_cidr, sriov_resource_prefix",
+    )
+
+    def validate_facts(self, value):
+        if not value:
+            return None
+        errors = []
+        for key, item in value.items():
+            allowed = _FACT_TYPES.get(key)
+            if allowed is None:
+                errors.append(f"{key} is not a known fact ({', '.join(_FACT_TYPES)})")
+            elif not isinstance(item, allowed):
+                errors.append(f"{key} has the wrong type ({type(item).__name__})")
+            elif (
+                key in _FACT_LISTS_OF_MAPPINGS
+                and item
+                and not all(isinstance(entry, dict) for entry in item)
+            ):
+                errors.append(f"{key} must be a list of mappings")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return preflight.ClusterFacts.coerce(value)
+
+
+class PreflightResultSerializer(serializers.Serializer):
+    objects = serializers.IntegerField(help_text="how many objects were read")
+    findings = FindingSerializer(many=True)
+    counts = FindingCountsSerializer()
+
+
+class PreflightView(APIView):
+    """Preflight over pasted YAML, with an optional plan and cluster facts as context.
+
+    Body: JSON `{"yaml": "...", "plan": <id or slug>, "facts": {...}}`; or a multipart `file`
+    upload (with an optional `plan` field); or the raw YAML itself as `application/yaml` or
+    `text/plain` (then `?plan=` names the plan). Answers `{"objects": n, "findings": [...],
+    "counts": {"error": n, "warning": n, "info": n}}`, findings sorted errors first.
+
+    Bad YAML gives 400 `{"yaml": ["document 2, line 5: ..."]}`; an unknown plan 400
+    `{"plan": [...]}`; bad facts 400 `{"facts": [...]}`. It writes nothing, so viewers may call it.
+    """
+
+    write_role = VIEWER
+    parser_classes = [JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="preflight",
+        request={
+            "application/json": PreflightRequestSerializer,
+            "multipart/form-data": inline_serializer(
+                "PreflightUpload",
+                {"file": serializers.FileField(), "plan": serializers.CharField(required=False)},
+            ),
+            "application/yaml": OpenApiTypes.STR,
+        },
+        parameters=[
+            OpenApiParameter("plan", str, description="plan id or slug, for a raw YAML body")
+        ],
+        responses={200: PreflightResultSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        body = PreflightRequestSerializer(data=_preflight_data(request))
+        body.is_valid(raise_exception=True)
+        key = body.validated_data.get("plan")
+        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        try:
+            objects = yamlio.load_documents(body.validated_data["yaml"])
+            found = safe_preflight(objects, spec, body.validated_data.get("facts"))
+        except yamlio.YamlInputError as error:
+            raise ValidationError({"yaml": [error.describe()]}) from None
+        return Response(
+            {
+                "objects": len(objects),
+                "findings": finding_dicts(found),
+                "counts": findings.counts(found),
+            }
+        )
+
+
+def _preflight_data(request) -> dict:
+    data = request.data
+    if isinstance(data, str):
+        return {"yaml": data, "plan": request.query_params.get("plan")}
+    upload = request.FILES.get("file")
+    if upload is not None:
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError({"yaml": ["the uploaded file is not UTF-8 text"]}) from None
+        return {"yaml": text, "plan": data.get("plan") or request.query_params.get("plan")}
+    if not hasattr(data, "get"):
+        raise ValidationError({"yaml": ['Send {"yaml": "..."} or the YAML itself.']})
+    merged = {key: data.get(key) for key in ("yaml", "plan", "facts") if key in data}
+    if "plan" not in merged and request.query_params.get("plan"):
+        merged["plan"] = request.query_params["plan"]
+    return merged

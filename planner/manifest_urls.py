@@ -1,0 +1,13 @@
+from django.urls import path
+
+from planner import manifest_views
+
+urlpatterns = [
+    path("plans/<slug:slug>/manifests/", manifest_views.plan_manifests, name="plan-manifests"),
+    path(
+        "plans/<slug:slug>/manifests/download/",
+        manifest_views.manifests_download,
+        name="plan-manifests-download",
+    ),
+    path("lint/", manifest_views.lint, name="lint"),
+]

@@ -1,0 +1,153 @@
+"""Rollouts through a real Celery worker to the lab cluster over HTTPS."""
+
+import json
+import threading
+import time
+
+import pytest
+from kubernetes import client as k8s
+
+from clusters import rollout, services
+from clusters.models import Rollout
+from planner.models import Exclusion
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NS = "ai-training"
+
+
+def finished(record_id: int) -> Rollout:
+    def done():
+        record = Rollout.objects.get(pk=record_id)
+        return record if not record.is_active else None
+
+    return wait_for(done, timeout=60)
+
+
+def roll(cluster, plan, user=None, **options) -> Rollout:
+    return finished(services.start_rollout(cluster, plan, user, **options).pk)
+
+
+def actions(record: Rollout) -> dict[str, str]:
+    return {f"{row.kind}/{row.name}": row.action for row in record.items.all()}
+
+
+def lab_nads(lab) -> dict[str, dict]:
+    api = k8s.CustomObjectsApi(lab.api_client())
+    items = api.list_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", NS, "network-attachment-definitions"
+    )["items"]
+    return {item["metadata"]["name"]: item for item in items}
+
+
+def test_roll_out_the_seed_plan_then_again_then_one_change(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    first = roll(lab_cluster, seed_plan)
+    assert first.state == "succeeded", first.message
+    assert list(actions(first).values()).count("create") == 9  # 8 NADs + the PodTemplate
+    nads = lab_nads(lab)
+    assert sorted(nads) == [f"sriov-rail-{i}" for i in range(8)]
+    assert json.loads(nads["sriov-rail-0"]["spec"]["config"]) == {
+        "cniVersion": "0.3.1",
+        "type": "sriov",
+        "name": "sriov-rail-0",
+        "ipam": {"type": "whereabouts", "range": "10.50.0.0/16", "exclude": ["10.50.0.0/24"]},
+    }
+    assert (
+        nads["sriov-rail-3"]["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
+        == "nvidia.com/rail3_vf"
+    )
+
+    again = roll(lab_cluster, seed_plan)
+    assert again.state == "succeeded" and again.revision == 2
+    assert set(actions(again).values()) == {"unchanged"}
+
+    rail = seed_plan.rails.get(index=5)
+    Exclusion.objects.create(rail=rail, cidr="10.55.1.0/24", purpose="reserved")
+    third = roll(lab_cluster, seed_plan)
+    changed = [name for name, action in actions(third).items() if action == "change"]
+    assert changed == ["NetworkAttachmentDefinition/sriov-rail-5"]
+    row = third.items.get(name="sriov-rail-5")
+    assert "10.55.1.0/24" in row.diff and row.outcome == "applied"
+    assert "10.55.1.0/24" in lab_nads(lab)["sriov-rail-5"]["spec"]["config"]
+
+
+def test_prune_and_rollback(lab, lab_cluster, seed_plan, celery_worker_thread):
+    first = roll(lab_cluster, seed_plan)
+    assert first.state == "succeeded"
+    seed_plan.rails.get(index=7).delete()
+    kept = roll(lab_cluster, seed_plan)  # without prune the orphan stays
+    assert "sriov-rail-7" in lab_nads(lab) and "prune" not in actions(kept).values()
+    pruned = roll(lab_cluster, seed_plan, prune=True)
+    assert actions(pruned)["NetworkAttachmentDefinition/sriov-rail-7"] == "prune"
+    assert "sriov-rail-7" not in lab_nads(lab)
+
+    back = finished(services.start_rollback(first, None).pk)
+    assert back.state == "succeeded" and back.rollback_of_id == first.id
+    assert actions(back)["NetworkAttachmentDefinition/sriov-rail-7"] == "create"
+    assert "sriov-rail-7" in lab_nads(lab)
+
+
+def test_an_invalid_object_records_the_api_message_while_the_rest_apply(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    bundle = rollout.render_for(seed_plan, lab_cluster)
+    broken = json.loads(json.dumps(bundle[1]))
+    broken["metadata"]["name"] = "broken-nad"
+    broken["spec"]["config"] = {"type": "sriov"}  # must be a string
+    record = services.start_rollout(
+        lab_cluster, seed_plan, None, bundle=[*bundle, broken], force=True, force_reason="test"
+    )
+    record = finished(record.pk)
+    assert record.state == "partial"
+    row = record.items.get(name="broken-nad")
+    assert row.outcome == "failed"
+    assert "spec.config in body must be of type string" in row.message
+    assert record.items.filter(outcome="applied").count() == 9
+
+
+def test_api_down_mid_rollout_is_retried_and_the_rollout_finishes(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    lab.set_fault(latency_ms=150)  # slow enough that the outage lands mid-rollout
+    outage = threading.Timer(1.0, lambda: lab.set_fault(unavailable={"seconds": 3, "mode": "503"}))
+    outage.start()
+    started = time.monotonic()
+    record = roll(lab_cluster, seed_plan)
+    outage.join()
+    assert record.state == "succeeded", record.message
+    assert time.monotonic() - started > 3  # it did wait through the outage
+    assert len(lab_nads(lab)) == 8
+
+
+def test_preflight_errors_block_unless_forced_with_a_reason(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    lab.set_fault(unregister_resource={"resource": "nvidia.com/rail3_vf", "nodes": "all"})
+    blocked = roll(lab_cluster, seed_plan)
+    assert blocked.state == "blocked"
+    assert "RESOURCE_NOT_ADVERTISED" in blocked.message and not lab_nads(lab)
+    forced = roll(lab_cluster, seed_plan, force=True, force_reason="device plugin restarting")
+    assert forced.state == "succeeded" and forced.force_reason == "device plugin restarting"
+
+
+def test_dry_run_changes_nothing(lab, lab_cluster, seed_plan, celery_worker_thread):
+    record = roll(lab_cluster, seed_plan, dry_run=True)
+    assert record.state == "succeeded"
+    assert set(record.items.values_list("outcome", flat=True)) == {"dry-run"}
+    assert lab_nads(lab) == {}
+
+
+def test_drift_is_detected_and_reconciled(lab, lab_cluster, seed_plan, celery_worker_thread):
+    roll(lab_cluster, seed_plan)
+    assert rollout.check_drift(lab_cluster) == (False, "")
+    api = k8s.CustomObjectsApi(lab.api_client())
+    api.delete_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", NS, "network-attachment-definitions", "sriov-rail-2"
+    )
+    drifted, diff = rollout.check_drift(lab_cluster)
+    assert drifted and "sriov-rail-2: missing" in diff
+    roll(lab_cluster, seed_plan)
+    assert rollout.check_drift(lab_cluster)[0] is False
