@@ -8,7 +8,11 @@ class ClusterSerializer(serializers.ModelSerializer):
     """Credentials go in (kubeconfig, write-only) and never come out."""
 
     kubeconfig = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, style={"base_template": "textarea.html"}
+        trim_whitespace=False,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        style={"base_template": "textarea.html"},
     )
     plans = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Plan.objects.all(), required=False

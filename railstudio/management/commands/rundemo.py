@@ -37,11 +37,15 @@ class Command(BaseCommand):
         password = self._demo_login()
         if no_serve:
             return
-        children = [self._start_worker(), self._start_web(host, port)]
+        children = [self._start_worker(), self._start_beat()]
+        children.append(self._start_lab())
+        lab = self._wait_for_lab(children[-1])
+        children.append(self._start_web(host, port))
         url = f"http://{host}:{port}/"
         self.stdout.write(
             self.style.SUCCESS(f"\nRail Studio is running at {url}")
             + f"\n  login: {DEMO_USER} / {password}  (role: operator)"
+            + (f"\n  lab cluster: {lab.server} (bound to the seed plan)" if lab else "")
             + f"\n  broker: {settings.CELERY_BROKER_URL}"
             + f"\n  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             + "\nPress Ctrl-C to stop.\n"
@@ -82,6 +86,42 @@ class Command(BaseCommand):
             else ["--concurrency=2"]
         )
         return subprocess.Popen(command)
+
+    def _start_beat(self):
+        schedule = settings.VAR_DIR / "celerybeat-schedule"
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "railstudio",
+                "beat",
+                "--loglevel=warning",
+                "--schedule",
+                str(schedule),
+            ]  # fmt: skip
+        )
+
+    def _start_lab(self):
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "labcluster", "up", "--bind", SEED_PLAN_SLUG],
+            stdout=subprocess.DEVNULL,
+        )
+
+    def _wait_for_lab(self, process, timeout: float = 60):
+        """The lab registers itself (a new CA and token each start); wait for that."""
+        from clusters.models import Cluster
+
+        before = Cluster.objects.filter(name="lab").values_list("server", flat=True).first()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            cluster = Cluster.objects.filter(name="lab").first()
+            if cluster and cluster.server != before:
+                return cluster
+            time.sleep(0.3)
+        self.stderr.write("The lab cluster did not come up; continuing without it.")
+        return None
 
     def _start_web(self, host, port):
         return subprocess.Popen(

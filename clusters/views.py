@@ -1,0 +1,376 @@
+"""Cluster and rollout pages: the registry, connection tests, drift, rollouts and their history.
+
+Reads need the viewer role, every POST the operator role. The work goes through clusters.services
+and clusters.tasks, as the API's does; panels that wait for a worker poll every second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from clusters import diffing, forms, kubeconfigs, rollout, services, tasks
+from clusters.models import ACTIVE_STATES, Cluster, Rollout
+from planner.models import Plan
+from planner.views import INVALID, role_required, viewer_required
+from railstudio.roles import OPERATOR
+
+CONFLICT = 409
+POLL_LIMIT = 30  # one poll a second: a panel gives up waiting for the worker after ~30 s
+HISTORY_PER_PAGE = 25
+OK_OUTCOMES = {"applied", "dry-run", "skipped"}
+
+
+def operator_post(view):
+    return require_POST(role_required(OPERATOR)(view))
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling a panel until a worker has written a timestamp
+
+
+@dataclass(frozen=True)
+class Poll:
+    next_url: str = ""  # the next poll; empty when there is nothing to wait for
+    timed_out: bool = False
+
+
+def stamp(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def poll_url(url_name: str, pk: int, since: str, tries: int) -> str:
+    return f"{reverse(url_name, args=[pk])}?{urlencode({'since': since, 'tries': tries})}"
+
+
+def poll_state(request, url_name: str, pk: int, current: str) -> Poll:
+    """Keep polling while the timestamp is still the one seen when the task was queued."""
+    since = request.GET.get("since")
+    if since is None or since != current:
+        return Poll()
+    tries = int(request.GET.get("tries", "0")) if request.GET.get("tries", "").isdigit() else 0
+    if tries >= POLL_LIMIT:
+        return Poll(timed_out=True)
+    return Poll(next_url=poll_url(url_name, pk, since, tries + 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Clusters
+
+
+@viewer_required
+def cluster_list(request):
+    last = Rollout.objects.filter(cluster=OuterRef("pk")).order_by("-created_at", "-id")
+    clusters = list(
+        Cluster.objects.prefetch_related("plans").annotate(
+            last_rollout_id=Subquery(last.values("pk")[:1])
+        )
+    )
+    latest = Rollout.objects.in_bulk([c.last_rollout_id for c in clusters if c.last_rollout_id])
+    rows = [(cluster, latest.get(cluster.last_rollout_id)) for cluster in clusters]
+    return render(request, "clusters/cluster_list.html", {"rows": rows})
+
+
+def create_page(request, form, contexts=(), status=200):
+    return render(
+        request,
+        "clusters/cluster_form.html",
+        {"form": form, "contexts": contexts, "plans": Plan.objects.all()},
+        status=status,
+    )
+
+
+def contexts_of(text: str) -> list[str]:
+    try:
+        return forms.context_names(text)[0] if text.strip() else []
+    except kubeconfigs.KubeconfigError:
+        return []
+
+
+@role_required(OPERATOR)
+def cluster_create(request):
+    if request.method != "POST":
+        return create_page(request, forms.ClusterForm())
+    form = forms.ClusterForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            cluster = services.register(**form.registration())
+        except services.RegistrationError as error:
+            for field, errors in error.errors.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            cluster.plans.set(form.cleaned_data["plans"])
+            messages.success(request, f"Registered {cluster.name}; testing the connection.")
+            return redirect(cluster)
+    text = form.cleaned_data.get("kubeconfig_file") or request.POST.get("kubeconfig", "")
+    return create_page(request, form, contexts_of(text), INVALID)
+
+
+@role_required(OPERATOR)
+@require_POST
+def kubeconfig_contexts(request):
+    """htmx: the context select for a pasted or uploaded kubeconfig, or the error inline."""
+    text, errors = forms.kubeconfig_text(request.POST, request.FILES)
+    context = {"contexts": [], "current": "", "kubeconfig_errors": list(errors.values())}
+    if not errors and text.strip():
+        try:
+            context["contexts"], context["current"] = forms.context_names(text)
+        except kubeconfigs.KubeconfigError as error:
+            context["kubeconfig_errors"] = [str(error)]
+        if not context["contexts"] and not context["kubeconfig_errors"]:
+            context["kubeconfig_errors"] = ["The kubeconfig lists no contexts."]
+    status = INVALID if context["kubeconfig_errors"] else 200
+    return render(request, "clusters/partials/context_field.html", context, status=status)
+
+
+def detail_page(request, cluster: Cluster, status: int = 200, **extra):
+    history = Paginator(
+        cluster.rollouts.select_related("created_by", "plan", "rollback_of"), HISTORY_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    bound = list(cluster.plans.all())
+    context = {
+        "cluster": cluster,
+        "bound": bound,
+        "unbound": Plan.objects.exclude(pk__in=[plan.pk for plan in bound]),
+        "history": history,
+        "active": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
+        "form": forms.ClusterRolloutForm(),
+        # A cluster that was never tested has a test queued at registration: wait for it.
+        "connection_poll": Poll(poll_url("cluster-connection", cluster.pk, "", 1))
+        if cluster.tested_at is None and not cluster.last_error
+        else Poll(),
+        "drift_poll": Poll(),
+        "vf": vf_table(cluster),
+        **extra,
+    }
+    return render(request, "clusters/cluster_detail.html", context, status=status)
+
+
+def get_cluster(pk) -> Cluster:
+    return get_object_or_404(Cluster, pk=pk)
+
+
+@viewer_required
+def cluster_detail(request, pk):
+    return detail_page(request, get_cluster(pk))
+
+
+def vf_table(cluster: Cluster) -> dict:
+    """VF resources as a node-by-resource table: {"resources": [...], "rows": [(node, [...])]}."""
+    resources = sorted(cluster.vf_resources or {})
+    nodes = sorted({node for per_node in (cluster.vf_resources or {}).values() for node in per_node})
+    rows = [(node, [cluster.vf_resources[r].get(node, "—") for r in resources]) for node in nodes]
+    return {"resources": resources, "rows": rows}
+
+
+def connection_response(request, cluster: Cluster, poll: Poll, **extra):
+    context = {"cluster": cluster, "connection_poll": poll, "vf": vf_table(cluster), **extra}
+    return render(request, "clusters/partials/connection.html", context)
+
+
+@viewer_required
+def connection_panel(request, pk):
+    cluster = get_cluster(pk)
+    poll = poll_state(request, "cluster-connection", cluster.pk, stamp(cluster.tested_at))
+    return connection_response(request, cluster, poll)
+
+
+@operator_post
+def cluster_test(request, pk):
+    cluster = get_cluster(pk)
+    tasks.test_connection.delay(cluster.pk)
+    if not request.htmx:
+        messages.info(request, f"Testing the connection to {cluster.name}.")
+        return redirect(cluster)
+    poll = Poll(poll_url("cluster-connection", cluster.pk, stamp(cluster.tested_at), 1))
+    return connection_response(request, cluster, poll)
+
+
+@viewer_required
+def drift_panel(request, pk):
+    cluster = get_cluster(pk)
+    poll = poll_state(request, "cluster-drift", cluster.pk, stamp(cluster.drift_checked_at))
+    return render(request, "clusters/partials/drift.html", {"cluster": cluster, "drift_poll": poll})
+
+
+@operator_post
+def cluster_drift_check(request, pk):
+    cluster = get_cluster(pk)
+    tasks.check_drift.delay(cluster.pk)
+    if not request.htmx:
+        messages.info(request, f"Checking {cluster.name} for drift.")
+        return redirect(cluster)
+    poll = Poll(poll_url("cluster-drift", cluster.pk, stamp(cluster.drift_checked_at), 1))
+    context = {"cluster": cluster, "drift_poll": poll}
+    return render(request, "clusters/partials/drift.html", context)
+
+
+def drifted_plans(cluster: Cluster) -> list[Plan]:
+    """Plans whose last applied revision has an object named in the drift diff; all of the
+    applied plans when none is named (drift that only prunes names no object of a bundle)."""
+    applied = [record for record in rollout.last_applied(cluster) if record.plan]
+    lines = cluster.drift_diff.splitlines()
+    headers = {line[2:].rsplit(":", 1)[0] for line in lines if line.startswith("# ")}
+
+    def named(record: Rollout) -> bool:
+        return any(diffing.Change(obj, "change", "").label in headers for obj in record.bundle)
+
+    return [record.plan for record in ([r for r in applied if named(r)] or applied)]
+
+
+@operator_post
+def cluster_reconcile(request, pk):
+    cluster = get_cluster(pk)
+    plans = drifted_plans(cluster) if cluster.drifted else []
+    if not plans:
+        error = "Nothing to reconcile: the last drift check found no drift from an applied plan."
+        return detail_page(request, cluster, CONFLICT, drift_error=error)
+    try:
+        with transaction.atomic():
+            record = services.start_rollout(cluster, plans[0], request.user, prune=True)
+    except rollout.RolloutConflict as error:
+        return detail_page(request, cluster, CONFLICT, drift_error=str(error))
+    messages.success(request, f"Reconciling {plans[0].name} on {cluster.name}.")
+    if plans[1:]:
+        names = ", ".join(plan.name for plan in plans[1:])
+        messages.warning(
+            request, f"Also drifted: {names}. Reconcile again once this rollout finishes."
+        )
+    return redirect(record)
+
+
+@operator_post
+def cluster_bind(request, pk):
+    cluster = get_cluster(pk)
+    form = forms.BindForm(request.POST)
+    if not form.is_valid():
+        return detail_page(request, cluster, INVALID, bind_form=form)
+    cluster.plans.add(form.cleaned_data["plan"])
+    messages.success(request, f"Bound {form.cleaned_data['plan'].name} to {cluster.name}.")
+    return redirect(cluster)
+
+
+@operator_post
+def cluster_unbind(request, pk, slug):
+    cluster = get_cluster(pk)
+    plan = get_object_or_404(cluster.plans, slug=slug)
+    cluster.plans.remove(plan)
+    messages.success(request, f"Unbound {plan.name} from {cluster.name}.")
+    return redirect(cluster)
+
+
+@operator_post
+def cluster_rollout(request, pk):
+    cluster = get_cluster(pk)
+    form = forms.ClusterRolloutForm(request.POST)
+    if not form.is_valid():
+        return detail_page(request, cluster, INVALID, form=form)
+    plan = form.cleaned_data["plan"]
+    try:
+        with transaction.atomic():
+            record = services.start_rollout(cluster, plan, request.user, **form.options())
+    except rollout.RolloutConflict as error:
+        return detail_page(request, cluster, CONFLICT, form=form, rollout_error=str(error))
+    return redirect(record)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rollouts
+
+
+def get_rollout(pk) -> Rollout:
+    related = ("cluster", "plan", "created_by", "rollback_of")
+    return get_object_or_404(Rollout.objects.select_related(*related), pk=pk)
+
+
+def live_context(record: Rollout) -> dict:
+    rows = list(record.items.all())
+    finished = sum(1 for row in rows if row.outcome != "pending")
+    severities = [finding.get("severity") for finding in record.findings]
+    return {
+        "record": record,
+        "rows": rows,
+        "finished_rows": finished,
+        "failed_rows": sum(1 for row in rows if row.outcome == "failed"),
+        "ok_outcomes": OK_OUTCOMES,
+        "finding_counts": {s: severities.count(s) for s in ("error", "warning", "info")},
+        "duration": (record.finished_at - record.started_at).total_seconds()
+        if record.finished_at and record.started_at
+        else None,
+    }
+
+
+def rollout_page(request, record: Rollout, status: int = 200, **extra):
+    context = {**live_context(record), **extra}
+    return render(request, "clusters/rollout_detail.html", context, status=status)
+
+
+@viewer_required
+def rollout_detail(request, pk):
+    return rollout_page(request, get_rollout(pk))
+
+
+@viewer_required
+def rollout_live(request, pk):
+    """The polled part of the rollout page: state, findings, per-object rows, then diffs."""
+    return render(request, "clusters/partials/rollout_live.html", live_context(get_rollout(pk)))
+
+
+@operator_post
+def rollout_rollback(request, pk):
+    record = get_rollout(pk)
+    try:
+        with transaction.atomic():
+            new = services.start_rollback(record, request.user)
+    except rollout.RolloutConflict as error:
+        return rollout_page(request, record, CONFLICT, action_error=str(error))
+    except ValueError as error:
+        return rollout_page(request, record, INVALID, action_error=str(error))
+    messages.success(request, f"Rolling {record.cluster.name} back to revision {record.revision}.")
+    return redirect(new)
+
+
+# ---------------------------------------------------------------------------------------------
+# A plan's rollouts
+
+
+def plan_rollouts_page(request, plan: Plan, status: int = 200, **extra):
+    history = Paginator(
+        plan.rollouts.select_related("cluster", "created_by", "rollback_of"), HISTORY_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    context = {"plan": plan, "history": history, **extra}
+    return render(request, "clusters/plan_rollouts.html", context, status=status)
+
+
+@viewer_required
+def plan_rollouts(request, slug):
+    return plan_rollouts_page(request, get_object_or_404(Plan, slug=slug))
+
+
+@operator_post
+def plan_rollout_start(request, slug):
+    plan = get_object_or_404(Plan, slug=slug)
+    form = forms.PlanRolloutForm(request.POST, plan=plan)
+    if not form.is_valid():
+        return plan_rollouts_page(request, plan, INVALID, rollout_form=form)
+    with transaction.atomic():
+        started, refused = services.start_rollouts(
+            form.cleaned_data["cluster"], plan, request.user, **form.options()
+        )
+    if not started:
+        return plan_rollouts_page(request, plan, CONFLICT, rollout_form=form, refused=refused)
+    for name, reason in refused.items():
+        messages.warning(request, f"Not started on {name}: {reason}")
+    if len(started) == 1:
+        return redirect(started[0])
+    names = ", ".join(record.cluster.name for record in started)
+    messages.success(request, f"Rolling {plan.name} out to {len(started)} clusters: {names}.")
+    return redirect("plan-rollouts-page", slug=plan.slug)

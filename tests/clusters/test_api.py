@@ -1,0 +1,105 @@
+import pytest
+import yaml
+
+from clusters.models import Cluster, Rollout
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def register(client, lab, **extra):
+    return client.post(
+        "/api/clusters/",
+        {"name": "lab-a", "kubeconfig": lab.kubeconfig_path.read_text(), **extra},
+        format="json",
+    )
+
+
+def test_register_a_cluster_keeps_credentials_encrypted_and_hidden(operator_api, lab, seed_plan):
+    response = register(operator_api, lab, plans=[seed_plan.slug])
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert "kubeconfig" not in body and body["server"] == lab.url and body["plans"] == ["training"]
+    cluster = Cluster.objects.get(pk=body["id"])
+    plaintext = lab.kubeconfig_path.read_text()
+    assert cluster.kubeconfig_encrypted and lab.token not in cluster.kubeconfig_encrypted
+    assert cluster.kubeconfig_text() == plaintext
+    listed = operator_api.get("/api/clusters/").json()["results"][0]
+    assert "kubeconfig" not in listed and lab.token not in str(listed)
+
+
+def test_bad_kubeconfigs_and_contexts_name_the_field(operator_api, lab):
+    garbage = operator_api.post("/api/clusters/", {"name": "x", "kubeconfig": "{{{"}, format="json")
+    assert garbage.status_code == 400 and "not valid YAML" in garbage.json()["kubeconfig"][0]
+    no_ctx = register(operator_api, lab, context="nope")
+    assert no_ctx.status_code == 400 and "no context 'nope'" in no_ctx.json()["context"][0]
+    missing = operator_api.post("/api/clusters/", {"name": "x"}, format="json")
+    assert "kubeconfig" in missing.json()
+    assert not Cluster.objects.exists()
+
+
+def test_only_operators_register_and_roll_out(viewer_api, planner_api, lab, lab_cluster, seed_plan):
+    assert register(viewer_api, lab).status_code == 403
+    assert register(planner_api, lab).status_code == 403
+    url = f"/api/clusters/{lab_cluster.id}/rollouts/"
+    assert viewer_api.post(url, {"plan": seed_plan.slug}, format="json").status_code == 403
+    assert planner_api.post(url, {"plan": seed_plan.slug}, format="json").status_code == 403
+    assert viewer_api.get(f"/api/clusters/{lab_cluster.id}/").status_code == 200
+    assert viewer_api.get("/api/rollouts/").status_code == 200
+
+
+def test_a_second_rollout_to_the_same_cluster_gets_409(operator_api, lab_cluster, seed_plan):
+    url = f"/api/clusters/{lab_cluster.id}/rollouts/"
+    first = operator_api.post(url, {"plan": seed_plan.slug}, format="json")
+    assert first.status_code == 202 and first.json()["state"] == "pending"
+    second = operator_api.post(url, {"plan": seed_plan.id, "dry_run": True}, format="json")
+    assert second.status_code == 409
+    assert (
+        "already in progress" in second.json()["detail"]
+        and f"#{first.json()['id']}" in second.json()["detail"]
+    )
+    assert Rollout.objects.count() == 1
+
+
+def test_force_needs_a_reason_and_plans_must_exist(operator_api, lab_cluster, seed_plan):
+    url = f"/api/clusters/{lab_cluster.id}/rollouts/"
+    forced = operator_api.post(url, {"plan": seed_plan.slug, "force": True}, format="json")
+    assert forced.status_code == 400 and "needs a reason" in forced.json()["force_reason"][0]
+    unknown = operator_api.post(url, {"plan": "nope"}, format="json")
+    assert unknown.status_code == 400 and "No plan" in unknown.json()["plan"][0]
+
+
+def test_history_filters_by_cluster_and_plan(operator_api, lab_cluster, seed_plan, operator_user):
+    from clusters import rollout
+
+    record = rollout.request_rollout(lab_cluster, seed_plan, operator_user, dry_run=True)
+    Rollout.objects.filter(pk=record.pk).update(state="succeeded")
+    by_plan = operator_api.get(
+        f"/api/rollouts/?cluster={lab_cluster.id}&plan={seed_plan.slug}"
+    ).json()
+    assert [r["id"] for r in by_plan["results"]] == [record.id]
+    assert by_plan["results"][0]["created_by"] == operator_user.username
+    assert operator_api.get("/api/rollouts/?plan=other").json()["results"] == []
+    detail = operator_api.get(f"/api/rollouts/{record.id}/").json()
+    assert [obj["kind"] for obj in detail["bundle"]].count("NetworkAttachmentDefinition") == 8
+    assert operator_api.get("/api/rollouts/?cluster=abc").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollback_and_fan_out_through_the_api(
+    operator_api, lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    fan = operator_api.post(f"/api/plans/{seed_plan.slug}/rollouts/", {}, format="json")
+    assert fan.status_code == 202 and len(fan.json()["rollouts"]) == 1
+    first_id = fan.json()["rollouts"][0]["id"]
+    wait_for(lambda: Rollout.objects.get(pk=first_id).state == "succeeded", timeout=60)
+    back = operator_api.post(f"/api/rollouts/{first_id}/rollback/")
+    assert back.status_code == 202 and back.json()["rollback_of"] == first_id
+    wait_for(lambda: Rollout.objects.get(pk=back.json()["id"]).state == "succeeded", timeout=60)
+    assert Rollout.objects.get(pk=back.json()["id"]).revision == 2
+
+
+def test_kubeconfig_from_the_lab_has_ca_data_and_a_token(lab):
+    config = yaml.safe_load(lab.kubeconfig_path.read_text())
+    assert config["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert config["users"][0]["user"]["token"] == lab.token
