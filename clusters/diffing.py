@@ -19,6 +19,7 @@ SERVER_METADATA = {
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PLAN_LABEL = "railstudio.io/plan"
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same output, faster
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
@@ -62,7 +63,7 @@ def clean(obj: dict) -> dict:
 def to_yaml(obj: dict | None) -> str:
     if obj is None:
         return ""
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=100)
+    return yaml.dump(obj, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=100)
 
 
 def unified(before: dict | None, after: dict | None, label: str) -> str:

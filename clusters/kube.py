@@ -15,6 +15,7 @@ import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.client.api import apiextensions_v1_api, apis_api, core_v1_api, version_api  # noqa: F401
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
@@ -23,6 +24,19 @@ FIELD_MANAGER = "railstudio"
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 T = TypeVar("T")
+# Kinds Rail Studio reads and writes, so routine calls skip API discovery (a dozen round trips to
+# a far-away cluster). Anything else is looked up through discovery.
+KNOWN_RESOURCES = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "PodTemplate"): ("podtemplates", True),
+    ("v1", "Pod"): ("pods", True),
+    ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition"): ("network-attachment-definitions", True),
+    ("whereabouts.cni.cncf.io/v1alpha1", "IPPool"): ("ippools", True),
+    ("sriovnetwork.openshift.io/v1", "SriovNetwork"): ("sriovnetworks", True),
+    ("sriovnetwork.openshift.io/v1", "SriovIBNetwork"): ("sriovibnetworks", True),
+    ("sriovnetwork.openshift.io/v1", "SriovNetworkNodePolicy"): ("sriovnetworknodepolicies", True),
+    ("sriovnetwork.openshift.io/v1", "SriovNetworkNodeState"): ("sriovnetworknodestates", True),
+}
 
 
 class KubeError(Exception):
@@ -185,23 +199,56 @@ class Kube:
 
     # --- objects -------------------------------------------------------------------------------
 
+    # --- objects (plain REST through the official ApiClient; discovery only for unknown kinds)
+
+    def _collection(self, api_version: str, kind: str, namespace: str | None) -> str:
+        known = KNOWN_RESOURCES.get((api_version, kind))
+        if known:
+            plural, namespaced = known
+        else:
+            resource = self._resource(api_version, kind)
+            plural, namespaced = resource.name, resource.namespaced
+        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if namespaced and namespace:
+            return f"{prefix}/namespaces/{namespace}/{plural}"
+        return f"{prefix}/{plural}"
+
+    def _rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        query=None,
+        body=None,
+        content_type="application/json",
+        on_retry=None,
+    ):
+        def call():
+            request = self.api.param_serialize(
+                method,
+                path,
+                query_params=list(query or []),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            response.read()
+            if not 200 <= response.status <= 299:
+                self.api.response_deserialize(response, {})  # raises ApiException with the Status
+            return json.loads(response.data or b"null")
+
+        return with_retries(call, on_retry=on_retry)
+
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict | None:
-        resource = self._resource(api_version, kind)
-
-        def call():
-            try:
-                return resource.get(
-                    name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT
-                ).to_dict()
-            except Exception as raw:
-                error = translate(raw)
-                if error.status == 404:
-                    return None
-                raise error from None
-
-        return with_retries(call)
+        try:
+            return self._rest("GET", f"{self._collection(api_version, kind, namespace)}/{name}")
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
 
     def list(
         self,
@@ -210,17 +257,10 @@ class Kube:
         namespace: str | None = None,
         label_selector: str | None = None,
     ) -> list[dict]:
-        resource = self._resource(api_version, kind)
-        result = with_retries(
-            lambda: resource.get(
-                namespace=namespace,
-                label_selector=label_selector,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        )
+        query = [("labelSelector", label_selector)] if label_selector else []
+        result = self._rest("GET", self._collection(api_version, kind, namespace), query=query)
         items = []
-        for item in result.items:
-            obj = item.to_dict()
+        for obj in result.get("items") or []:
             # List items of built-in kinds come without apiVersion and kind.
             obj.setdefault("apiVersion", api_version)
             obj.setdefault("kind", kind)
@@ -229,22 +269,19 @@ class Kube:
 
     def apply(self, obj: dict, *, dry_run: bool = False, force: bool = True, on_retry=None) -> dict:
         """Server-side apply as field manager `railstudio`."""
-        resource = self._resource(obj["apiVersion"], obj["kind"])
-        namespace = obj.get("metadata", {}).get("namespace") if resource.namespaced else None
-        kwargs = {"dry_run": "All"} if dry_run else {}
-        result = with_retries(
-            lambda: resource.server_side_apply(
-                body=obj,
-                name=obj["metadata"]["name"],
-                namespace=namespace,
-                field_manager=FIELD_MANAGER,
-                force_conflicts=force,
-                _request_timeout=REQUEST_TIMEOUT,
-                **kwargs,
-            ),
+        metadata = obj.get("metadata") or {}
+        path = f"{self._collection(obj['apiVersion'], obj['kind'], metadata.get('namespace'))}/{metadata['name']}"
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return self._rest(
+            "PATCH",
+            path,
+            query=query,
+            body=obj,
+            content_type="application/apply-patch+yaml",
             on_retry=on_retry,
         )
-        return result.to_dict()
 
     def delete(
         self,
@@ -255,22 +292,16 @@ class Kube:
         *,
         dry_run: bool = False,
     ) -> bool:
-        resource = self._resource(api_version, kind)
-        kwargs = {"dry_run": "All"} if dry_run else {}
-
-        def call():
-            try:
-                resource.delete(
-                    name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT, **kwargs
-                )
-                return True
-            except Exception as raw:
-                error = translate(raw)
-                if error.status == 404:
-                    return False
-                raise error from None
-
-        return with_retries(call)
+        query = [("dryRun", "All")] if dry_run else []
+        try:
+            self._rest(
+                "DELETE", f"{self._collection(api_version, kind, namespace)}/{name}", query=query
+            )
+            return True
+        except KubeError as error:
+            if error.status == 404:
+                return False
+            raise
 
     def ensure_namespace(self, name: str, *, dry_run: bool = False) -> dict:
         return self.apply(

@@ -32,6 +32,9 @@ class Cluster(models.Model):
     vf_resources = models.JSONField(default=dict, blank=True)
     tested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Node discovery: what the cluster reports about its nodes and NICs (clusters.discovery).
+    discovery = models.JSONField(default=list, blank=True)
+    discovered_at = models.DateTimeField(null=True, blank=True)
     # Drift of live managed objects from the last applied revision.
     drifted = models.BooleanField(default=False)
     drift_diff = models.TextField(blank=True)

@@ -127,30 +127,28 @@ def _preflight(rollout: Rollout, kube: Kube) -> list[dict]:
 
 
 def _live_objects(kube: Kube, bundle: list[dict], plan_slug: str):
-    live = {}
-    for obj in bundle:
+    """Live copies of the bundle's objects and the live objects labelled as this plan's, from
+    one list call per kind and namespace (not one GET per object: clusters are far away)."""
+    groups = {(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")) for obj in bundle}
+    namespaces = {namespace for _, _, namespace in groups} or {None}
+    groups |= {
+        (manifests.NAD_API_VERSION, manifests.NAD_KIND, namespace) for namespace in namespaces
+    }
+    by_key: dict[diffing.Key, dict] = {}
+    for api_version, kind, namespace in sorted(groups, key=str):
         try:
-            live[diffing.key_of(obj)] = kube.get(
-                obj["apiVersion"],
-                obj["kind"],
-                obj["metadata"]["name"],
-                obj["metadata"].get("namespace"),
-            )
+            for obj in kube.list(api_version, kind, namespace):
+                by_key[diffing.key_of(obj)] = obj
         except KubeError as error:
             if error.status != 404:
-                raise
-            live[diffing.key_of(obj)] = None  # the kind itself is unknown to this cluster
-    managed = []
-    kinds = {(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")) for obj in bundle}
-    kinds.add(
-        (manifests.NAD_API_VERSION, manifests.NAD_KIND, next(iter(kinds))[2] if kinds else None)
-    )
-    for api_version, kind, namespace in sorted(kinds, key=str):
-        try:
-            managed += kube.list(api_version, kind, namespace, diffing.managed_selector(plan_slug))
-        except KubeError as error:
-            if error.status != 404:
-                raise
+                raise  # 404: the kind itself is unknown to this cluster (e.g. no Multus CRD)
+    live = {diffing.key_of(obj): by_key.get(diffing.key_of(obj)) for obj in bundle}
+    labels = {diffing.MANAGED_BY: "railstudio", diffing.PLAN_LABEL: plan_slug}
+    managed = [
+        obj
+        for obj in by_key.values()
+        if labels.items() <= ((obj.get("metadata") or {}).get("labels") or {}).items()
+    ]
     return live, managed
 
 

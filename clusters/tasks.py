@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from clusters import facts, rollout
+from clusters import discovery, facts, rollout
 from clusters.kube import Kube, KubeError
 from clusters.models import Cluster
 
@@ -28,6 +28,28 @@ def test_connection(cluster_id: int) -> bool:
     cluster.tested_at = timezone.now()
     cluster.save()
     return bool(cluster.reachable)
+
+
+@shared_task(acks_late=True)
+def discover_nodes(cluster_id: int) -> int:
+    cluster = Cluster.objects.get(pk=cluster_id)
+    try:
+        with Kube(rollout.target_for(cluster)) as kube:
+            nodes = kube.nodes()
+            try:
+                states = kube.list("sriovnetwork.openshift.io/v1", "SriovNetworkNodeState")
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+                states = []  # no SR-IOV Network Operator
+    except KubeError as error:
+        cluster.last_error = f"node discovery: {error}"
+        cluster.save(update_fields=["last_error"])
+        return 0
+    cluster.discovery = discovery.parse(nodes, states)
+    cluster.discovered_at = timezone.now()
+    cluster.save(update_fields=["discovery", "discovered_at"])
+    return len(cluster.discovery)
 
 
 @shared_task(acks_late=True)

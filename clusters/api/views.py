@@ -1,3 +1,4 @@
+import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -7,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import rollout, services, tasks
+from clusters import discovery, rollout, services, tasks
 from clusters.api.serializers import (
     ClusterSerializer,
     FanOutRequestSerializer,
@@ -16,6 +17,7 @@ from clusters.api.serializers import (
     RolloutSerializer,
 )
 from clusters.models import Cluster, Rollout
+from planner import inventory
 from planner.models import Plan
 from railstudio.roles import OPERATOR
 
@@ -60,6 +62,41 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def discover(self, request, pk=None):
+        cluster = self.get_object()
+        tasks.discover_nodes.delay(cluster.pk)
+        return Response(
+            {"queued": "discover", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
+        )
+
+    @action(detail=True, methods=["get"])
+    def discovery(self, request, pk=None):
+        """What node discovery found; with `?plan=<id or slug>`, the planned-vs-discovered diff."""
+        cluster = self.get_object()
+        body = {"discovered_at": cluster.discovered_at, "nodes": cluster.discovery}
+        key = request.query_params.get("plan")
+        if key:
+            plan = _plan_or_400(key)
+            body["diff"] = discovery.compare(plan.to_spec(), cluster.discovery)
+        return Response(body)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"], url_path="discovery/import")
+    def import_discovery(self, request, pk=None):
+        """Write the discovered nodes and NICs into a plan's inventory (`{"plan": ...}`)."""
+        cluster = self.get_object()
+        plan = _plan_or_400(str(request.data.get("plan", "")))
+        if not cluster.discovery:
+            raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
+        documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
+        try:
+            counts = inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
+        except inventory.InventoryError as error:
+            raise ValidationError(error.errors) from None
+        return Response(counts)
+
     @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
     @action(detail=True, methods=["post", "get"])
     def rollouts(self, request, pk=None):
@@ -77,6 +114,13 @@ class ClusterViewSet(viewsets.ModelViewSet):
         except rollout.RolloutConflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(RolloutSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _plan_or_400(key: str) -> Plan:
+    plan = Plan.objects.filter(**({"pk": key} if key.isdigit() else {"slug": key})).first()
+    if plan is None:
+        raise ValidationError({"plan": [f"No plan '{key}'."]})
+    return plan
 
 
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
