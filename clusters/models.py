@@ -35,6 +35,14 @@ class Cluster(models.Model):
     # Node discovery: what the cluster reports about its nodes and NICs (clusters.discovery).
     discovery = models.JSONField(default=list, blank=True)
     discovered_at = models.DateTimeField(null=True, blank=True)
+    # Pod inspection snapshots (clusters.inspect): refreshed on demand and every N seconds.
+    inspect_interval_seconds = models.PositiveIntegerField(
+        default=60, help_text="0 turns periodic refresh off"
+    )
+    inspected_at = models.DateTimeField(null=True, blank=True)
+    inspect_attempted_at = models.DateTimeField(null=True, blank=True)
+    inspect_error = models.TextField(blank=True)
+    inspect_summary = models.JSONField(default=dict, blank=True)
     # Drift of live managed objects from the last applied revision.
     drifted = models.BooleanField(default=False)
     drift_diff = models.TextField(blank=True)
@@ -151,3 +159,60 @@ class RolloutObject(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.namespace}/{self.name}: {self.action} {self.outcome}"
+
+
+class PodStatus(models.Model):
+    """One pod of the last inspection snapshot of a cluster (its report, and the figures the
+    pod list filters on)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="pods")
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    node = models.CharField(max_length=253, blank=True)
+    phase = models.CharField(max_length=32, blank=True)
+    ok = models.BooleanField(default=True)
+    problems = models.PositiveIntegerField(default=0)
+    codes = models.CharField(max_length=500, blank=True, help_text="space-separated finding codes")
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "name"], name="one_status_per_pod"
+            )
+        ]
+        indexes = [models.Index(fields=["cluster", "ok"]), models.Index(fields=["cluster", "node"])]
+
+    def __str__(self):
+        return f"{self.namespace}/{self.name}"
+
+
+class ExecRun(models.Model):
+    """One allow-listed command run in a pod through the exec API (by a Celery task)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="exec_runs")
+    namespace = models.CharField(max_length=253)
+    pod = models.CharField(max_length=253)
+    container = models.CharField(max_length=253, blank=True)
+    command = models.CharField(max_length=100)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.command} in {self.namespace}/{self.pod}"
+
+    @property
+    def done(self) -> bool:
+        return self.finished_at is not None

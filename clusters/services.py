@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import group
 from django.db import transaction
 
-from clusters import kubeconfigs, rollout, tasks
-from clusters.models import Cluster, Rollout
+from clusters import execution, kubeconfigs, rollout, tasks
+from clusters.models import Cluster, ExecRun, Rollout
 from planner.models import Plan
 
 
@@ -82,3 +84,24 @@ def start_rollback(record: Rollout, user) -> Rollout:
     new = rollout.request_rollback(record, user)
     transaction.on_commit(lambda: tasks.run_rollout.delay(new.pk))
     return new
+
+
+def start_exec(
+    cluster: Cluster, namespace: str, pod: str, command: str, user, container: str = ""
+) -> ExecRun:
+    run = ExecRun.objects.create(
+        cluster=cluster, namespace=namespace, pod=pod, command=execution.normalize(command),
+        container=container, requested_by=user if user and user.is_authenticated else None,
+    )  # fmt: skip
+    transaction.on_commit(lambda: tasks.run_exec.delay(run.pk))
+    return run
+
+
+def wait_for_exec(run: ExecRun, timeout: float = execution.TIMEOUT_SECONDS + 5) -> ExecRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.done:
+            break
+        time.sleep(0.1)
+    return run

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from clusters import discovery, facts, rollout
+from clusters import discovery, execution, facts, rollout, snapshots
 from clusters.kube import Kube, KubeError
 from clusters.models import Cluster
 
@@ -72,3 +72,21 @@ def check_drift_all() -> int:
     for cluster_id in ids:
         check_drift.delay(cluster_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def refresh_pods(cluster_id: int) -> bool:
+    return snapshots.refresh(Cluster.objects.get(pk=cluster_id))
+
+
+@shared_task
+def refresh_due_clusters() -> int:
+    ids = snapshots.due()
+    for cluster_id in ids:
+        refresh_pods.delay(cluster_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, soft_time_limit=execution.TIMEOUT_SECONDS + 10)
+def run_exec(run_id: int) -> int | None:
+    return execution.execute(run_id).exit_code

@@ -7,6 +7,7 @@ and clusters.tasks, as the API's does; panels that wait for a worker poll every 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clusters import diffing, forms, kubeconfigs, rollout, services, tasks
@@ -131,6 +133,12 @@ def kubeconfig_contexts(request):
     return render(request, "clusters/partials/context_field.html", context, status=status)
 
 
+def just_registered(cluster: Cluster) -> bool:
+    """Registration queues a connection test: the page waits for its result."""
+    recent = timezone.now() - cluster.created_at < timedelta(seconds=POLL_LIMIT)
+    return cluster.tested_at is None and not cluster.last_error and recent
+
+
 def detail_page(request, cluster: Cluster, status: int = 200, **extra):
     history = Paginator(
         cluster.rollouts.select_related("created_by", "plan", "rollback_of"), HISTORY_PER_PAGE
@@ -143,9 +151,8 @@ def detail_page(request, cluster: Cluster, status: int = 200, **extra):
         "history": history,
         "active": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
         "form": forms.ClusterRolloutForm(),
-        # A cluster that was never tested has a test queued at registration: wait for it.
         "connection_poll": Poll(poll_url("cluster-connection", cluster.pk, "", 1))
-        if cluster.tested_at is None and not cluster.last_error
+        if just_registered(cluster)
         else Poll(),
         "drift_poll": Poll(),
         "vf": vf_table(cluster),
@@ -166,7 +173,9 @@ def cluster_detail(request, pk):
 def vf_table(cluster: Cluster) -> dict:
     """VF resources as a node-by-resource table: {"resources": [...], "rows": [(node, [...])]}."""
     resources = sorted(cluster.vf_resources or {})
-    nodes = sorted({node for per_node in (cluster.vf_resources or {}).values() for node in per_node})
+    nodes = sorted(
+        {node for per_node in (cluster.vf_resources or {}).values() for node in per_node}
+    )
     rows = [(node, [cluster.vf_resources[r].get(node, "—") for r in resources]) for node in nodes]
     return {"resources": resources, "rows": rows}
 

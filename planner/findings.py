@@ -77,6 +77,39 @@ CODES: dict[str, Code] = _codes(
     ("POD_OPTION_INVALID", ERROR, "A plan's pod_options entry is unknown or invalid"),
     # Reminders
     ("ROCE_DSCP_TRUST", INFO, "RoCE rails need DSCP trust on the PF, outside Kubernetes"),
+    # Live pods (clusters.diagnose): what the scheduler, kubelet, Multus and IPAM reported
+    ("RESOURCE_INSUFFICIENT", WARNING, "Nodes advertise a resource but none has enough free"),
+    ("RANGE_EXHAUSTED", ERROR, "A rail's whereabouts range has no free address left"),
+    ("DEVICE_PLUGIN_NOT_READY", ERROR, "The kubelet had no device for a resource at admission"),
+    ("TOPOLOGY_AFFINITY", ERROR, "Topology Manager rejected the pod: no NUMA-aligned devices"),
+    ("NETWORK_STATUS_INVALID", WARNING, "The pod's network-status annotation cannot be read"),
+    ("POD_NOT_RUNNING", WARNING, "The pod is not running and no rule names the cause"),
+    # Live pods: each rail interface compared with the plan
+    ("INTERFACE_MISSING", ERROR, "A requested rail interface is not on the pod"),
+    ("INTERFACE_WRONG_SUBNET", ERROR, "A rail interface has an address outside its rail"),
+    ("INTERFACE_EXCLUDED_ADDRESS", ERROR, "A rail interface has an address the plan excludes"),
+    ("INTERFACE_OUTSIDE_RANGE", WARNING, "A rail interface's address is outside the pod range"),
+    ("INTERFACE_DUPLICATE_IP", ERROR, "Two pods' rail interfaces share one address"),
+    ("INTERFACE_WRONG_NAME", WARNING, "A rail is attached under another interface name"),
+)
+
+# Codes only live-pod diagnosis (clusters.diagnose) reports; preflight never does. Their rule
+# tests live in tests/clusters/test_diagnose.py.
+DIAGNOSIS_CODES = frozenset(
+    {
+        "RESOURCE_INSUFFICIENT",
+        "RANGE_EXHAUSTED",
+        "DEVICE_PLUGIN_NOT_READY",
+        "TOPOLOGY_AFFINITY",
+        "NETWORK_STATUS_INVALID",
+        "POD_NOT_RUNNING",
+        "INTERFACE_MISSING",
+        "INTERFACE_WRONG_SUBNET",
+        "INTERFACE_EXCLUDED_ADDRESS",
+        "INTERFACE_OUTSIDE_RANGE",
+        "INTERFACE_DUPLICATE_IP",
+        "INTERFACE_WRONG_NAME",
+    }
 )
 
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
+from clusters import pod_views
 from planner import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pod_views.dashboard, name="home"),
     path("plans/", views.plan_list, name="plan-list"),
     path("plans/new/", views.plan_create, name="plan-create"),
     path("plans/<slug:slug>/", views.plan_detail, name="plan-detail"),

@@ -4,7 +4,8 @@ from railstudio.roles import OPERATOR, PLANNER, VIEWER, has_role
 
 
 class RolePermission(BasePermission):
-    """Reads need the viewer role; writes need the view's `write_role` (planner by default)."""
+    """Reads need the viewer role; writes need the view's `write_role` (planner by default), or
+    the role `action_write_roles` names for that viewset action."""
 
     message = "Your role does not allow this."
 
@@ -14,7 +15,10 @@ class RolePermission(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return has_role(user, VIEWER)
-        needed = getattr(view, "write_role", PLANNER)
+        per_action = getattr(view, "action_write_roles", {})
+        needed = per_action.get(getattr(view, "action", None)) or getattr(
+            view, "write_role", PLANNER
+        )
         if has_role(user, needed):
             return True
         self.message = f"This action needs the {needed} role."

@@ -159,6 +159,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "railstudio")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    # Each cluster sets its own refresh interval; this only looks for clusters that are due.
+    "pod-inspection": {"task": "clusters.tasks.refresh_due_clusters", "schedule": 5.0},
     "drift": {
         "task": "clusters.tasks.check_drift_all",
         "schedule": float(os.environ.get("DRIFT_CHECK_SECONDS", "60")),

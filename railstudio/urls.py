@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("planner.manifest_urls")),
     path("", include("planner.urls")),
     path("", include("clusters.urls")),
+    path("", include("clusters.pod_urls")),
     path("api/", include("railstudio.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from clusters.models import Cluster, Rollout, RolloutObject
+from clusters import execution
+from clusters.models import Cluster, ExecRun, Rollout, RolloutObject
 from planner.models import Plan
 
 
@@ -105,3 +106,24 @@ class FanOutRequestSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(default=False)
     prune = serializers.BooleanField(default=False)
+
+
+class ExecRequestSerializer(serializers.Serializer):
+    command = serializers.CharField(help_text="one of: " + ", ".join(execution.ALLOWED))
+    container = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_command(self, value):
+        try:
+            return execution.normalize(value)
+        except execution.NotAllowed as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+class ExecRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExecRun
+        fields = [
+            "id", "cluster", "namespace", "pod", "container", "command", "created_at",
+            "finished_at", "exit_code", "stdout", "stderr", "error", "duration_ms",
+        ]  # fmt: skip
+        read_only_fields = fields

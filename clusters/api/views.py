@@ -1,25 +1,29 @@
+import re
+
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import discovery, rollout, services, tasks
+from clusters import discovery, rollout, services, snapshots, tasks
 from clusters.api.serializers import (
     ClusterSerializer,
+    ExecRequestSerializer,
+    ExecRunSerializer,
     FanOutRequestSerializer,
     RolloutDetailSerializer,
     RolloutRequestSerializer,
     RolloutSerializer,
 )
-from clusters.models import Cluster, Rollout
+from clusters.models import Cluster, ExecRun, Rollout
 from planner import inventory
 from planner.models import Plan
-from railstudio.roles import OPERATOR
+from railstudio.roles import OPERATOR, VIEWER
 
 
 class ClusterViewSet(viewsets.ModelViewSet):
@@ -28,6 +32,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     queryset = Cluster.objects.prefetch_related("plans")
     serializer_class = ClusterSerializer
     write_role = OPERATOR
+    action_write_roles = {"refresh": VIEWER}  # reading pods changes nothing on the cluster
     filterset_fields = ["name", "is_lab", "drifted", "reachable"]
 
     def perform_create(self, serializer):
@@ -97,6 +102,79 @@ class ClusterViewSet(viewsets.ModelViewSet):
             raise ValidationError(error.errors) from None
         return Response(counts)
 
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        """Take a new pod-inspection snapshot (a Celery task)."""
+        cluster = self.get_object()
+        tasks.refresh_pods.delay(cluster.pk)
+        return Response(
+            {"queued": "refresh", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("node", str),
+            OpenApiParameter("problem", str, description="any | none | a finding code"),
+        ]
+    )
+    @action(detail=True, methods=["get"])
+    def pods(self, request, pk=None):
+        """Pods that ask for secondary networks, from the last snapshot."""
+        cluster = self.get_object()
+        rows = cluster.pods.all()
+        params = request.query_params
+        if params.get("namespace"):
+            rows = rows.filter(namespace=params["namespace"])
+        if params.get("node"):
+            rows = rows.filter(node=params["node"])
+        problem = params.get("problem")
+        if problem in ("any", "true", "1"):
+            rows = rows.filter(ok=False)
+        elif problem in ("none", "false", "0"):
+            rows = rows.filter(ok=True)
+        elif problem:
+            rows = rows.filter(codes__regex=rf"(^| ){re.escape(problem.upper())}( |$)")
+        page = self.paginate_queryset(
+            rows.values("namespace", "name", "node", "phase", "ok", "problems", "codes")
+        )
+        for row in page:
+            row["codes"] = row["codes"].split()
+        response = self.get_paginated_response(page)
+        response.data["snapshot"] = _snapshot_meta(cluster)
+        return response
+
+    @action(detail=True, methods=["get"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)")
+    def pod(self, request, pk=None, namespace=None, pod=None):
+        """One pod: interfaces, comparison with the plan, diagnosis."""
+        cluster = self.get_object()
+        row = get_object_or_404(cluster.pods, namespace=namespace, name=pod)
+        return Response({**row.report, "snapshot": _snapshot_meta(cluster)})
+
+    @extend_schema(request=ExecRequestSerializer, responses={200: ExecRunSerializer})
+    @action(
+        detail=True, methods=["post"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/exec"
+    )
+    def exec(self, request, pk=None, namespace=None, pod=None):
+        """Run an allow-listed command (ip -br addr, ip -br link, ibv_devinfo, ibv_devinfo -l,
+        env) in the pod through a Celery task; answers with the output when it finishes within
+        the timeout, else 202 and the run to poll at /api/exec-runs/{id}/."""
+        cluster = self.get_object()
+        body = ExecRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = services.start_exec(
+            cluster,
+            namespace,
+            pod,
+            body.validated_data["command"],
+            request.user,
+            body.validated_data.get("container", ""),
+        )
+        run = services.wait_for_exec(run)
+        code = status.HTTP_200_OK if run.done else status.HTTP_202_ACCEPTED
+        return Response(ExecRunSerializer(run).data, status=code)
+
     @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
     @action(detail=True, methods=["post", "get"])
     def rollouts(self, request, pk=None):
@@ -114,6 +192,21 @@ class ClusterViewSet(viewsets.ModelViewSet):
         except rollout.RolloutConflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(RolloutSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _snapshot_meta(cluster: Cluster) -> dict:
+    return {
+        "refreshed_at": cluster.inspected_at,
+        "attempted_at": cluster.inspect_attempted_at,
+        "stale": snapshots.is_stale(cluster),
+        "error": cluster.inspect_error,
+        "summary": cluster.inspect_summary,
+    }
+
+
+class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = ExecRun.objects.all()
+    serializer_class = ExecRunSerializer
 
 
 def _plan_or_400(key: str) -> Plan:

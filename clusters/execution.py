@@ -1,0 +1,68 @@
+"""Commands an operator may run inside a pod: an allow-list, nothing else, ever."""
+
+from __future__ import annotations
+
+import time
+
+from django.utils import timezone
+
+from clusters.kube import Kube, KubeError
+from clusters.models import ExecRun
+from clusters.rollout import target_for
+
+ALLOWED = {
+    "ip -br addr": ["ip", "-br", "addr"],
+    "ip -br link": ["ip", "-br", "link"],
+    "ibv_devinfo": ["ibv_devinfo"],
+    "ibv_devinfo -l": ["ibv_devinfo", "-l"],
+    "env": ["env"],
+}
+TIMEOUT_SECONDS = 20
+MISSING_TOOL_CODES = {126, 127}
+
+
+class NotAllowed(ValueError):
+    pass
+
+
+def normalize(command: str) -> str:
+    """The allow-listed form of a command, or NotAllowed naming what is allowed."""
+    text = " ".join(str(command or "").split())
+    if text not in ALLOWED:
+        raise NotAllowed(f"'{text}' is not allowed. Allowed: {', '.join(ALLOWED)}.")
+    return text
+
+
+def _missing_tool_message(run: ExecRun) -> str:
+    tool = ALLOWED[run.command][0]
+    package = {"ip": "iproute2", "ibv_devinfo": "ibverbs-utils (rdma-core)"}.get(tool, tool)
+    return (
+        f"The container has no `{tool}` command (exit code {run.exit_code}). Install {package} "
+        "in the image, or attach a debug container that has it."
+    )
+
+
+def execute(run_id: int) -> ExecRun:
+    run = ExecRun.objects.select_related("cluster").get(pk=run_id)
+    if run.done:
+        return run
+    started = time.monotonic()
+    try:
+        with Kube(target_for(run.cluster)) as kube:
+            stdout, stderr, code = kube.exec(
+                run.namespace,
+                run.pod,
+                ALLOWED[run.command],
+                container=run.container or None,
+                timeout=TIMEOUT_SECONDS,
+            )
+        run.stdout, run.stderr, run.exit_code = stdout, stderr, code
+        not_found = "executable file not found" in stderr or "not found" in stderr.lower()
+        if code in MISSING_TOOL_CODES and (not_found or code == 127):
+            run.error = _missing_tool_message(run)
+    except KubeError as error:
+        run.error = f"The exec call failed: {error}"
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    run.finished_at = timezone.now()
+    run.save()
+    return run

@@ -1,0 +1,58 @@
+"""Template helpers for the cluster pages, and the rollout panel the plan page includes."""
+
+from django import template
+
+from clusters.forms import PlanRolloutForm
+from clusters.models import ACTIVE_STATES
+
+register = template.Library()
+
+RECENT_ROLLOUTS = 5
+
+
+@register.filter
+def difflines(text: str) -> list[tuple[str, str]]:
+    """A unified diff as (css class, line) pairs, for colouring."""
+    pairs = []
+    for line in (text or "").splitlines():
+        if line.startswith(("+++", "---")):
+            css = "d-file"
+        elif line.startswith("@@"):
+            css = "d-hunk"
+        elif line.startswith("#"):
+            css = "d-head"
+        else:
+            css = {"+": "d-add", "-": "d-del"}.get(line[:1], "d-ctx")
+        pairs.append((css, line))
+    return pairs
+
+
+@register.filter
+def any_diff(rows) -> bool:
+    return any(row.diff for row in rows)
+
+
+@register.inclusion_tag("clusters/partials/plan_rollout_panel.html", takes_context=True)
+def plan_rollout_panel(context, plan, recent: bool = True):
+    """Roll the plan out to its bound clusters; `recent` adds its last few rollouts."""
+    clusters = []
+    for cluster in plan.clusters.all():
+        rollouts = cluster.rollouts.filter(plan=plan)
+        clusters.append(
+            {
+                "cluster": cluster,
+                "last": rollouts.first(),
+                "busy": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
+            }
+        )
+    related = ("cluster", "created_by")
+    return {
+        "plan": plan,
+        "clusters": clusters,
+        "recent": plan.rollouts.select_related(*related)[:RECENT_ROLLOUTS] if recent else None,
+        "form": context.get("rollout_form") or PlanRolloutForm(plan=plan),
+        "refused": context.get("refused"),
+        "can_operate": context.get("can_operate"),
+        "csrf_token": context.get("csrf_token"),
+        "request": context.get("request"),
+    }
