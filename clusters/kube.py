@@ -30,6 +30,8 @@ KNOWN_RESOURCES = {
     ("v1", "Namespace"): ("namespaces", False),
     ("v1", "PodTemplate"): ("podtemplates", True),
     ("v1", "Pod"): ("pods", True),
+    ("v1", "Event"): ("events", True),
+    ("v1", "Node"): ("nodes", False),
     ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition"): ("network-attachment-definitions", True),
     ("whereabouts.cni.cncf.io/v1alpha1", "IPPool"): ("ippools", True),
     ("sriovnetwork.openshift.io/v1", "SriovNetwork"): ("sriovnetworks", True),
@@ -178,10 +180,7 @@ class Kube:
         return info.git_version
 
     def nodes(self) -> list[dict]:
-        result = with_retries(
-            lambda: k8s.CoreV1Api(self.api).list_node(_request_timeout=REQUEST_TIMEOUT)
-        )
-        return [self.api.sanitize_for_serialization(node) for node in result.items]
+        return self.list("v1", "Node")
 
     def crd_names(self) -> set[str]:
         crds = with_retries(
@@ -321,40 +320,14 @@ class Kube:
     # --- pods ----------------------------------------------------------------------------------
 
     def pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
-        core = k8s.CoreV1Api(self.api)
-        if namespace:
-            result = with_retries(
-                lambda: core.list_namespaced_pod(
-                    namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT
-                )
-            )
-        else:
-            result = with_retries(
-                lambda: core.list_pod_for_all_namespaces(
-                    label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT
-                )
-            )
-        return [self.api.sanitize_for_serialization(pod) for pod in result.items]
+        return self.list("v1", "Pod", namespace, label_selector)
 
     def events(self, namespace: str | None = None) -> list[dict]:
-        core = k8s.CoreV1Api(self.api)
-        if namespace:
-            result = with_retries(
-                lambda: core.list_namespaced_event(namespace, _request_timeout=REQUEST_TIMEOUT)
-            )
-        else:
-            result = with_retries(
-                lambda: core.list_event_for_all_namespaces(_request_timeout=REQUEST_TIMEOUT)
-            )
-        return [self.api.sanitize_for_serialization(event) for event in result.items]
+        return self.list("v1", "Event", namespace)
 
     def create_pod(self, pod: dict) -> dict:
-        core = k8s.CoreV1Api(self.api)
         namespace = pod["metadata"].get("namespace", "default")
-        result = with_retries(
-            lambda: core.create_namespaced_pod(namespace, pod, _request_timeout=REQUEST_TIMEOUT)
-        )
-        return self.api.sanitize_for_serialization(result)
+        return self._rest("POST", self._collection("v1", "Pod", namespace), body=pod)
 
     def exec(
         self,
