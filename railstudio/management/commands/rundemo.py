@@ -40,6 +40,8 @@ class Command(BaseCommand):
         children = [self._start_worker(), self._start_beat()]
         children.append(self._start_lab())
         lab = self._wait_for_lab(children[-1])
+        if lab:
+            self._populate_lab(lab)
         children.append(self._start_web(host, port))
         url = f"http://{host}:{port}/"
         self.stdout.write(
@@ -122,6 +124,16 @@ class Command(BaseCommand):
             time.sleep(0.3)
         self.stderr.write("The lab cluster did not come up; continuing without it.")
         return None
+
+    def _populate_lab(self, lab):
+        from clusters import demo
+
+        plan = Plan.objects.get(slug=SEED_PLAN_SLUG)
+        user = get_user_model().objects.get(username=DEMO_USER)
+        created = demo.populate(lab, plan, user)
+        self.stdout.write(
+            f"Rolled the seed plan out to the lab; created pods: {', '.join(created)}."
+        )
 
     def _start_web(self, host, port):
         return subprocess.Popen(
