@@ -29,6 +29,8 @@ def _codes(*entries: tuple[str, str, str]) -> dict[str, Code]:
 
 
 CODES: dict[str, Code] = _codes(
+    # Input shape
+    ("OBJECT_MALFORMED", ERROR, "An object has a field of the wrong type and cannot be checked"),
     # Networks annotation and NADs
     ("NAD_NOT_FOUND", ERROR, "The networks annotation names a NAD that does not exist"),
     ("NAD_UNVERIFIED", INFO, "NAD names could not be checked: no NADs were given"),

@@ -680,12 +680,41 @@ class _Context:
         return cached
 
 
+_SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError)
+
+
 def run(
     objects: list[dict],
     plan: PlanSpec | None = None,
     facts: ClusterFacts | dict | None = None,
 ) -> list[Finding]:
-    """Findings over `objects` (in the order given), the plan as context, and cluster facts."""
+    """Findings over `objects` (in the order given), the plan as context, and cluster facts.
+
+    An object with a field of the wrong type (say `spec: 5`) becomes an OBJECT_MALFORMED finding
+    and the others are still checked."""
+    try:
+        return _run(objects, plan, facts)
+    except _SHAPE_ERRORS:
+        checkable, malformed = [], []
+        for index, obj in enumerate(objects):
+            try:
+                _run([obj], plan, facts)
+                checkable.append(obj)
+            except _SHAPE_ERRORS as error:
+                malformed.append(
+                    finding(
+                        "OBJECT_MALFORMED",
+                        describe(obj, index) if isinstance(obj, dict) else f"object {index + 1}",
+                        "",
+                        f"A field has the wrong type (e.g. a number where a mapping or list "
+                        f"belongs), so it could not be checked: {error}",
+                        "Compare the object with the Kubernetes API reference for its kind.",
+                    )
+                )
+        return sort_findings(_run(checkable, plan, facts) + malformed)
+
+
+def _run(objects: list[dict], plan: PlanSpec | None, facts) -> list[Finding]:
     context = _Context(list(objects), plan, ClusterFacts.coerce(facts))
     if plan is not None:
         _register_plan_nads(context, plan)

@@ -114,23 +114,8 @@ def render_kind(spec, mode: str, kind: str, options: dict) -> list[dict]:
 
 
 def safe_preflight(objects: list[dict], plan=None, facts=None) -> list[findings.Finding]:
-    """preflight.run, turning a crash on an oddly shaped object into a YAML error naming it."""
-    try:
-        return preflight.run(objects, plan, facts)
-    except (AttributeError, TypeError, ValueError, KeyError) as error:
-        raise yamlio.YamlInputError(_odd_shape(objects, plan, facts, error)) from None
-
-
-def _odd_shape(objects, plan, facts, error: Exception) -> str:
-    for index, obj in enumerate(objects):
-        try:
-            preflight.run([obj], plan, facts)
-        except (AttributeError, TypeError, ValueError, KeyError):
-            return (
-                f"object {index + 1} ({preflight.describe(obj, index)}) has a field of the wrong "
-                f"type (for example a number where a mapping or list belongs): {error}"
-            )
-    return f"the objects could not be checked: {error}"
+    """preflight.run: oddly shaped objects come back as OBJECT_MALFORMED findings."""
+    return preflight.run(objects, plan, facts)
 
 
 def finding_dicts(items) -> list[dict]:

@@ -229,11 +229,15 @@ def test_preflight_object_without_kind_names_the_document(viewer_api):
     ]
 
 
-def test_preflight_oddly_shaped_objects_are_400_not_500(viewer_api):
+def test_preflight_oddly_shaped_objects_are_a_finding_not_a_500(viewer_api):
     odd = "apiVersion: v1\nkind: Pod\nmetadata: {name: odd}\nspec:\n  containers: 5\n"
-    response = viewer_api.post("/api/preflight/", {"yaml": odd}, format="json")
-    assert response.status_code == 400
-    assert "object 1 (Pod odd) has a field of the wrong type" in response.json()["yaml"][0]
+    response = viewer_api.post(
+        "/api/preflight/", {"yaml": odd + "---\n" + BROKEN_POD}, format="json"
+    )
+    assert response.status_code == 200
+    found = {(f["code"], f["object"]) for f in response.json()["findings"]}
+    assert ("OBJECT_MALFORMED", "Pod odd") in found
+    assert any(code == "IPC_LOCK_MISSING" for code, _ in found)  # the other pod is still checked
 
 
 @pytest.mark.parametrize(

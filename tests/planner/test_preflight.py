@@ -184,6 +184,10 @@ def _nodes_with_vfs(counts):
 
 
 RULES: dict[str, tuple[Run, Run]] = {
+    "OBJECT_MALFORMED": (
+        _objects(nad(), {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": 5}),
+        _objects(nad(), pod()),
+    ),
     "NAD_NOT_FOUND": (
         _objects(
             *seed_nads(),
