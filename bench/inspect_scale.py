@@ -69,6 +69,17 @@ def main():
             from clusters.kube import Kube
             from clusters.rollout import target_for
 
+            if "--profile-fetch" in sys.argv:
+                original = Kube._rest
+
+                def timed_rest(self, method, path, **kwargs):
+                    began = time.perf_counter()
+                    result = original(self, method, path, **kwargs)
+                    items = len(result.get("items") or []) if isinstance(result, dict) else 0
+                    print(f"  {method} {path}: {items} items, {time.perf_counter() - began:.2f} s")
+                    return result
+
+                Kube._rest = timed_rest
             start = time.perf_counter()
             with Kube(target_for(cluster)) as kube:
                 data = snapshots.collect(kube)
@@ -78,7 +89,19 @@ def main():
             snapshots.store(cluster, reports)
             refresh = time.perf_counter() - start
             stored = refresh - (inspected - start)
+            fetch = fetched - start
             summary = cluster.inspect_summary
+            if "--profile-store" in sys.argv:
+                import cProfile
+                import json
+                import pstats
+
+                sizes = sum(len(json.dumps(r.to_dict())) for r in reports)
+                print(f"report JSON: {sizes / 1e6:.1f} MB")
+                cProfile.runctx(
+                    "snapshots.store(cluster, reports)", globals(), locals(), "/tmp/store.prof"
+                )
+                pstats.Stats("/tmp/store.prof").sort_stats("tottime").print_stats(12)
 
             client = Client()
             client.force_login(User.objects.create_superuser("bench", password="x"))
@@ -97,7 +120,7 @@ def main():
             print(f"database: {connection.vendor}; lab: {NODES} nodes x 8 rails, {PODS} pods")
             print(f"full refresh (list, parse, compare, diagnose, store): {refresh:.2f} s  [< 3 s]")
             print(
-                f"  fetch {fetched - start:.2f} s, inspect + diagnose {inspected - fetched:.2f} s, "
+                f"  fetch {fetch:.2f} s, inspect + diagnose {inspected - fetched:.2f} s, "
                 f"store {stored:.2f} s"
             )
             print(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 
-from clusters import snapshots
 from clusters.models import Cluster, PodStatus, Rollout
 from planner.models import Plan
 from planner.services import rail_states
@@ -122,7 +121,8 @@ def problem_pods(limit: int = PROBLEM_PODS) -> tuple[list[dict], int]:
 
 
 def stale_clusters() -> list[Cluster]:
-    return [c for c in Cluster.objects.exclude(inspect_error="") if snapshots.is_stale(c)]
+    """Clusters whose last pod refresh failed: their pods are as of an older snapshot."""
+    return list(Cluster.objects.exclude(inspect_error="").only("name", "inspected_at"))
 
 
 def clusters_context() -> dict:

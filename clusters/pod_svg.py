@@ -34,7 +34,7 @@ BOX_H = 84  # title + three detail lines
 ROW_GAP = 14
 NOTE_PAD = 14
 DIRECT_LINES = (5, 3)  # message, fix: a finding about this very interface
-CAUSE_LINES = (2, 2)  # a pod-level finding that explains the interface
+CAUSE_LINES = (1, 1)  # a pod-level finding that explains the interface (said on its own row)
 
 PRIMARY_CNI = {"k8s-pod-network": "Calico CNI", "cilium": "Cilium CNI", "cbr0": "Flannel CNI"}
 STATUS_LABELS = {
@@ -118,7 +118,9 @@ class Row:
         return [(self.box.y + 38 + LINE_H * index, line) for index, line in enumerate(self.lines)]
 
     def note_ys(self) -> list[tuple[int, str, str]]:
-        top = self.note.y + NOTE_PAD
+        """Baselines of the note's lines: centred on the wire when they fit beside the box."""
+        block = LINE_H * len(self.note_lines)
+        top = max(self.note.y + NOTE_PAD, self.wire_y - block // 2 + 11)
         return [
             (top + LINE_H * index, css, text) for index, (css, text) in enumerate(self.note_lines)
         ]
@@ -130,7 +132,8 @@ class Diagram:
     height: int
     pod: Box
     pod_title: str
-    pod_subtitle: str
+    pod_phase: str
+    pod_reason: str
     rows: list[Row] = field(default_factory=list)
     bus: tuple[int, int] = (0, 0)  # the left bus line, from the first row to the last
 
@@ -328,14 +331,13 @@ def layout(report: dict, pod_cidr: str | None = None) -> Diagram:
         y += height + ROW_GAP
     bottom = y - ROW_GAP + MARGIN
     pod = Box(POD_X, MARGIN, POD_W, bottom - MARGIN)
-    phase = report.get("phase") or "?"
-    reason = f" ({report['reason']})" if report.get("reason") else ""
     return Diagram(
         width=WIDTH,
         height=int(bottom + MARGIN),
         pod=pod,
         pod_title="Pod",
-        pod_subtitle=f"{phase}{reason}",
+        pod_phase=report.get("phase") or "?",
+        pod_reason=report.get("reason") or "",
         rows=rows,
         bus=(rows[0].wire_y, rows[-1].wire_y),
     )

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clusters import dashboard as estate
-from clusters import execution, pod_svg, services, snapshots, tasks
+from clusters import execution, pod_svg, services, tasks
 from clusters.models import Cluster, ExecRun
 from clusters.views import get_cluster, operator_post, stamp
 from planner.findings import CODES, INFO
@@ -91,7 +91,7 @@ def table_url(cluster: Cluster, filters: PodFilters, **extra) -> str:
     return reverse("cluster-pods-table", args=[cluster.pk]) + (f"?{query}" if query else "")
 
 
-def table_poll(request, cluster: Cluster, filters: PodFilters, page: int) -> str:
+def table_poll(request, cluster: Cluster, filters: PodFilters, page: str) -> str:
     """The next poll after Refresh: while the last attempt is the one seen when it was queued."""
     since = request.GET.get("since")
     tries = request.GET.get("tries", "")
@@ -111,7 +111,6 @@ def table_context(cluster: Cluster, filters: PodFilters, page_number, poll_url: 
         "page": page,
         "poll_url": poll_url,
         "every_url": table_url(cluster, filters, page=page.number if page.number > 1 else ""),
-        "stale": snapshots.is_stale(cluster),
     }
 
 
@@ -181,7 +180,6 @@ def pod_detail(request, pk, namespace, name):
         "row": row,
         "report": report,
         "diagram": pod_svg.layout(report, pod_cidr_for(cluster, namespace)),
-        "stale": snapshots.is_stale(cluster),
         "commands": list(execution.ALLOWED),
         "containers": [item.get("name") for item in report.get("containers") or []],
     }

@@ -77,13 +77,16 @@ def test_a_nad_typo_turns_the_rails_red_with_the_diagnosis_beside_them():
     note = " ".join(text for _, text in typo.note_lines)
     assert typo.note_lines[0] == ("note-bad-head", "✕ missing · NAD_NOT_FOUND")
     assert "Did you mean" in note and 'Fix: Change "sriov-rial-1" to "sriov-rail-1"' in note
-    assert "Did you mean \"sriov-rail-1\"" in typo.tooltip
+    assert 'Did you mean "sriov-rail-1"' in typo.tooltip
     # the other rails are missing because of the same pod-level cause, said more briefly
     other = rows["net1"]
     assert other.diagnosis.code == "NAD_NOT_FOUND" and not other.diagnosis.direct
-    assert other.note_lines[1] == ("note-bad", "not attached: the pod is Pending (ContainerCreating)")
+    assert other.note_lines[1] == (
+        "note-bad",
+        "not attached: the pod is Pending (ContainerCreating)",
+    )
     assert len(other.note_lines) < len(typo.note_lines)
-    assert diagram.pod_subtitle == "Pending (ContainerCreating)"
+    assert (diagram.pod_phase, diagram.pod_reason) == ("Pending", "ContainerCreating")
     assert_no_overlap(diagram)
 
 
