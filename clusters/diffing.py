@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-import yaml
+from planner import yamlio
 
 SERVER_METADATA = {
     "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
@@ -19,7 +19,6 @@ SERVER_METADATA = {
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PLAN_LABEL = "railstudio.io/plan"
 
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: same output, faster
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
@@ -63,7 +62,7 @@ def clean(obj: dict) -> dict:
 def to_yaml(obj: dict | None) -> str:
     if obj is None:
         return ""
-    return yaml.dump(obj, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=100)
+    return yamlio.dump(obj)  # kubectl-style: spec.config as a readable literal block
 
 
 def unified(before: dict | None, after: dict | None, label: str) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clusters import views
+from clusters import discovery_views, views
 
 urlpatterns = [
     path("clusters/", views.cluster_list, name="cluster-list"),
@@ -12,6 +12,13 @@ urlpatterns = [
     path("clusters/<int:pk>/drift/", views.drift_panel, name="cluster-drift"),
     path("clusters/<int:pk>/drift/check/", views.cluster_drift_check, name="cluster-drift-check"),
     path("clusters/<int:pk>/reconcile/", views.cluster_reconcile, name="cluster-reconcile"),
+    path("clusters/<int:pk>/discovery/", discovery_views.discovery_panel, name="cluster-discovery"),
+    path("clusters/<int:pk>/discover/", discovery_views.cluster_discover, name="cluster-discover"),
+    path(
+        "clusters/<int:pk>/discovery/<slug:slug>/import/",
+        discovery_views.discovery_import,
+        name="cluster-discovery-import",
+    ),
     path("clusters/<int:pk>/plans/", views.cluster_bind, name="cluster-bind"),
     path(
         "clusters/<int:pk>/plans/<slug:slug>/unbind/",

@@ -155,10 +155,18 @@ def detail_page(request, cluster: Cluster, status: int = 200, **extra):
         if just_registered(cluster)
         else Poll(),
         "drift_poll": Poll(),
+        "discovery_poll": Poll(),
+        "comparisons": discoverycomparisons(cluster),
         "vf": vf_table(cluster),
         **extra,
     }
     return render(request, "clusters/cluster_detail.html", context, status=status)
+
+
+def discoverycomparisons(cluster: Cluster) -> list[dict]:
+    from clusters.discovery_views import comparisons
+
+    return comparisons(cluster)
 
 
 def get_cluster(pk) -> Cluster:

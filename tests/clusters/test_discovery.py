@@ -45,3 +45,26 @@ def test_importing_discovery_updates_the_inventory(
         f"/api/clusters/{lab_cluster.id}/discovery/?plan={seed_plan.slug}"
     ).json()["diff"]
     assert {r["status"] for r in after if r["field"] in ("pf_name", "pci_address")} == {"match"}
+
+
+@pytest.mark.django_db
+def test_the_cluster_page_shows_the_planned_vs_discovered_diff_and_imports_it(
+    client, operator_user, viewer, lab_cluster, seed_plan
+):
+    tasks.discover_nodes(lab_cluster.pk)
+    client.force_login(viewer)
+    page = client.get(f"/clusters/{lab_cluster.pk}/").content.decode()
+    assert "planned vs discovered" in page and "ens1f0np0" in page and "differs" in page
+    assert "Import into the plan" not in page  # viewers see, operators act
+    assert (
+        client.post(f"/clusters/{lab_cluster.pk}/discovery/{seed_plan.slug}/import/").status_code
+        == 403
+    )
+    client.force_login(operator_user)
+    done = client.post(
+        f"/clusters/{lab_cluster.pk}/discovery/{seed_plan.slug}/import/", HTTP_HX_REQUEST="true"
+    )
+    assert done.status_code == 200 and "32 NICs written" in done.content.decode()
+    assert NodeNIC.objects.get(node__name="gpu-node-1", rail__index=2).pci_address.startswith(
+        "0000:"
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from clusters import tasks
 from clusters.models import Cluster
 from labsim.testing import SEED_SPEC, start_lab
 from planner.models import Plan
@@ -25,6 +26,9 @@ def register_lab(name: str, handle, plans: list[Plan]) -> Cluster:
     cluster.set_kubeconfig(handle.kubeconfig_path.read_text())
     cluster.save()
     cluster.plans.add(*plans)
+    # What a newcomer sees first: the connection result and the planned-vs-discovered inventory.
+    tasks.test_connection.delay(cluster.pk)
+    tasks.discover_nodes.delay(cluster.pk)
     return cluster
 
 
