@@ -17,7 +17,7 @@ from pathlib import Path
 from _django import scratch_database
 
 CLUSTERS = 16
-LATENCY_MS = 25
+LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "25"))
 ROOT = Path(__file__).resolve().parent.parent
 
 

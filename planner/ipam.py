@@ -11,6 +11,7 @@ Whereabouts counts a pod range as network+1 .. broadcast-1, clipped to range_sta
 
 from __future__ import annotations
 
+import heapq
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -252,11 +253,27 @@ class RailSpace:
             hosts=spans_from_ips(host_ips),
         )
 
+    def _free(self):
+        """Free spans in order, lazily: the first few cost nothing however many exclusions."""
+        if self.usable is None:
+            return
+        cursor, last = self.usable
+        for first, end in heapq.merge(self.exclusions, self.hosts):
+            if end < cursor:
+                continue
+            if first > last:
+                break
+            if first > cursor:
+                yield cursor, first - 1
+            cursor = max(cursor, end + 1)
+            if cursor > last:
+                return
+        if cursor <= last:
+            yield cursor, last
+
     def free_spans(self) -> list[Span]:
         """Addresses a pod or a new host could get: usable minus exclusions minus host IPs."""
-        if self.usable is None:
-            return []
-        return subtract(subtract([self.usable], self.exclusions), self.hosts)
+        return list(self._free())
 
     def usage(self) -> RailUsage:
         usable = [self.usable] if self.usable else []
@@ -276,7 +293,7 @@ class RailSpace:
         """The lowest `count` free addresses, as spans (NetBox's available-ips)."""
         taken: list[Span] = []
         remaining = count
-        for first, last in self.free_spans():
+        for first, last in self._free():
             if remaining <= 0:
                 break
             end = min(last, first + remaining - 1)

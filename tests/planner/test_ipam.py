@@ -118,3 +118,19 @@ def test_a_drag_snaps_to_cidr_boundaries():
     assert ipam.span_to_cidrs(snapped) == ["10.50.3.0/24", "10.50.4.0/24"]
     whole = ipam.snap_span(subnet[0] - 5, subnet[1] + 5, subnet)
     assert whole == subnet
+
+
+@settings(max_examples=200, deadline=None)
+@given(spans, spans)
+def test_the_lazy_free_walk_matches_the_span_algebra(exclusions, hosts):
+    space = ipam.RailSpace(
+        subnet="0.0.0.0/20",
+        version=4,
+        subnet_span=(0, 4095),
+        usable=(1, 4094),
+        exclusions=ipam.normalize(exclusions),
+        hosts=ipam.normalize(hosts),
+    )
+    expected = ipam.subtract(ipam.subtract([(1, 4094)], exclusions), hosts)
+    assert space.free_spans() == expected
+    assert ipam.size(space.first_free(37)) == min(37, ipam.size(expected))
