@@ -23,12 +23,12 @@ class ClusterSerializer(serializers.ModelSerializer):
         model = Cluster
         fields = [
             "id", "name", "description", "kubeconfig", "context", "in_cluster", "server", "mode",
-            "is_lab", "plans", "reachable", "server_version", "node_count", "multus_installed",
+            "is_lab", "plans", "inspect_interval_seconds", "inspected_at", "inspect_error", "reachable", "server_version", "node_count", "multus_installed",
             "sriov_operator", "vf_resources", "tested_at", "last_error", "drifted", "drift_diff",
             "drift_checked_at", "created_at",
         ]  # fmt: skip
         read_only_fields = [
-            "server", "is_lab", "reachable", "server_version", "node_count", "multus_installed",
+            "server", "is_lab", "inspected_at", "inspect_error", "reachable", "server_version", "node_count", "multus_installed",
             "sriov_operator", "vf_resources", "tested_at", "last_error", "drifted", "drift_diff",
             "drift_checked_at", "created_at",
         ]  # fmt: skip

@@ -103,3 +103,22 @@ def test_kubeconfig_from_the_lab_has_ca_data_and_a_token(lab):
     config = yaml.safe_load(lab.kubeconfig_path.read_text())
     assert config["clusters"][0]["cluster"]["certificate-authority-data"]
     assert config["users"][0]["user"]["token"] == lab.token
+
+
+def test_each_cluster_sets_its_own_refresh_interval(operator_api, lab_cluster):
+    from django.utils import timezone
+
+    from clusters import snapshots
+
+    response = operator_api.patch(
+        f"/api/clusters/{lab_cluster.id}/", {"inspect_interval_seconds": 15}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["inspect_interval_seconds"] == 15
+    Cluster.objects.filter(pk=lab_cluster.pk).update(inspect_attempted_at=timezone.now())
+    assert lab_cluster.pk not in snapshots.due()
+    later = timezone.now() + timezone.timedelta(seconds=16)
+    assert lab_cluster.pk in snapshots.due(later)
+    operator_api.patch(
+        f"/api/clusters/{lab_cluster.id}/", {"inspect_interval_seconds": 0}, format="json"
+    )
+    assert lab_cluster.pk not in snapshots.due(later)  # 0 turns periodic refresh off
