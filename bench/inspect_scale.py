@@ -80,16 +80,21 @@ def main():
                     return result
 
                 Kube._rest = timed_rest
-            start = time.perf_counter()
-            with Kube(target_for(cluster)) as kube:
-                data = snapshots.collect(kube)
-            fetched = time.perf_counter()
-            reports = snapshots.reports_for(cluster, data)
-            inspected = time.perf_counter()
-            snapshots.store(cluster, reports)
-            refresh = time.perf_counter() - start
-            stored = refresh - (inspected - start)
-            fetch = fetched - start
+            runs = []
+            for _ in range(3):  # the first against a cold lab, then as periodic refreshes are
+                began = time.perf_counter()
+                with Kube(target_for(cluster)) as kube:
+                    data = snapshots.collect(kube)
+                fetched = time.perf_counter()
+                reports = snapshots.reports_for(cluster, data)
+                inspected = time.perf_counter()
+                snapshots.store(cluster, reports)
+                stored = time.perf_counter()
+                runs.append(
+                    (stored - began, fetched - began, inspected - fetched, stored - inspected)
+                )
+            refresh, fetch, inspect_time, store_time = sorted(runs)[1]
+            first = runs[0][0]
             summary = cluster.inspect_summary
             if "--profile-store" in sys.argv:
                 import cProfile
@@ -118,10 +123,14 @@ def main():
                 assert response.status_code == 200 and response.json()["count"] == PODS
 
             print(f"database: {connection.vendor}; lab: {NODES} nodes x 8 rails, {PODS} pods")
-            print(f"full refresh (list, parse, compare, diagnose, store): {refresh:.2f} s  [< 3 s]")
             print(
-                f"  fetch {fetch:.2f} s, inspect + diagnose {inspected - fetched:.2f} s, "
-                f"store {stored:.2f} s"
+                f"full refresh (list, parse, compare, diagnose, store): p50 of 3 {refresh:.2f} s  [< 3 s]"
+            )
+            print(
+                f"  fetch {fetch:.2f} s, inspect + diagnose {inspect_time:.2f} s, store {store_time:.2f} s"
+            )
+            print(
+                f"  the first refresh, against a lab that had not listed its pods yet: {first:.2f} s"
             )
             print(
                 f"  pods {summary['pods']}, ok {summary['ok']}, with problems {summary['with_problems']}"
