@@ -175,13 +175,6 @@ def plan_page(request, plan: Plan, status: int = 200, rail_state: dict | None = 
 
 
 @viewer_required
-def home(request):
-    plans = Plan.objects.annotate(node_count=Count("nodes", distinct=True))
-    cards = [(plan, usage_rows(plan)) for plan in plans]
-    return render(request, "planner/home.html", {"cards": cards})
-
-
-@viewer_required
 def plan_list(request):
     plans = Plan.objects.annotate(
         rail_total=Count("rails", distinct=True), node_count=Count("nodes", distinct=True)

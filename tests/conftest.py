@@ -162,3 +162,12 @@ def celery_worker_thread(celery_broker):
 
     with start_worker(celery_broker, pool="solo", perform_ping_check=False, shutdown_timeout=20):
         yield celery_broker
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A fresh seed lab cluster (4 nodes x 8 GPUs x 8 rails) over HTTPS on loopback."""
+    from labsim.testing import SEED_SPEC, running_lab
+
+    with running_lab(SEED_SPEC, tmp_path / "lab") as handle:
+        yield handle

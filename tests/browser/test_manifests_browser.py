@@ -1,18 +1,14 @@
 """The Manifests tab and Lint YAML in headless Chromium: re-render in place, lint a pasted pod."""
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from planner import documents
 from planner.seed import seed_plan_spec
-from railstudio.roles import ensure_roles
+from tests.browser.helpers import log_in, make_user, screenshot
 
-SHOTS = Path("/tmp/railstudio-shots")
 MARKER = "no full reload happened"
 
 LONG_IMAGE = "registry.example.com/" + "very-long-team-name/" * 8 + "pytorch:24.04-py3"
@@ -44,43 +40,9 @@ spec:
 """
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """Debian's Chromium, session-scoped as pytest-playwright's `browser` fixture needs."""
-    return {
-        "headless": True,
-        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
-    }
-
-
 def log_in_as_viewer(page, live_server, django_user_model) -> None:
-    from django.contrib.auth.models import Group
-
-    ensure_roles()  # the live server's flush removed the groups post_migrate made
-    user = django_user_model.objects.create_user(username="vera", password="pw-vera")
-    user.groups.add(Group.objects.get(name="viewer"))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("vera")
-    page.get_by_label("Password").fill("pw-vera")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
-
-
-def screenshot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=full_page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / name)
-    return path
+    make_user(django_user_model, "vera", "viewer")
+    log_in(page, live_server, "vera")
 
 
 def test_manifests_tab_rerenders_in_place_and_lint_finds_ipc_lock(
@@ -104,7 +66,7 @@ def test_manifests_tab_rerenders_in_place_and_lint_finds_ipc_lock(
     assert template_yaml.evaluate("pre => pre.scrollWidth > pre.clientWidth")
     page.evaluate(f"window.railStudioMarker = '{MARKER}'")
     screenshot(page, tmp_path, "manifests-per-node.png")
-    screenshot(page, tmp_path, "manifests-top.png", full_page=False)
+    screenshot(page, tmp_path, "manifests-top.png", whole_page=False)
 
     page.get_by_role("radio", name="Per NUMA node").check()
     expect(objects).to_have_count(10)  # 8 NADs + 2 PodTemplates
@@ -121,12 +83,12 @@ def test_manifests_tab_rerenders_in_place_and_lint_finds_ipc_lock(
     page.locator("#object-0").get_by_role("button", name=re.compile("Copy")).click()
     expect(page.locator("#object-0 .button.copied")).to_have_text("Copied")
     page.locator("#object-0").scroll_into_view_if_needed()
-    screenshot(page, tmp_path, "manifests-job.png", full_page=False)
+    screenshot(page, tmp_path, "manifests-job.png", whole_page=False)
     assert page.evaluate("window.railStudioMarker") == MARKER
 
     page.set_viewport_size({"width": 820, "height": 1000})  # one column, findings first
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(page, tmp_path, "manifests-narrow.png", full_page=False)
+    screenshot(page, tmp_path, "manifests-narrow.png", whole_page=False)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
     page.get_by_role("link", name="Lint YAML").click()

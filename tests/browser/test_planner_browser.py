@@ -1,72 +1,16 @@
 """The studio in headless Chromium: log in, create a plan, drag an exclusion onto the IP map."""
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from planner.models import Exclusion, Node, Plan
-from railstudio.roles import ensure_roles
+from tests.browser.helpers import log_in, make_user, screenshot
 
-SHOTS = Path("/tmp/railstudio-shots")
 MARKER = "no full reload happened"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """Debian's Chromium. tests/conftest.py overrides this too, but function-scoped, which
-    pytest-playwright 0.10 (session-scoped `browser`) rejects with a ScopeMismatch."""
-    return {
-        "headless": True,
-        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
-    }
-
-
-def make_user(django_user_model, username: str, role: str):
-    from django.contrib.auth.models import Group
-
-    ensure_roles()  # the live server's flush removed the groups post_migrate made
-    user = django_user_model.objects.create_user(username=username, password=f"pw-{username}")
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"pw-{username}")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Home")).to_be_visible()
-
-
-def screenshot(page, tmp_path: Path, name: str, whole_page: bool = True) -> Path:
-    """Into the test's tmp_path, and a copy into /tmp/railstudio-shots/ for people to look at.
-    A whole-page shot grows the viewport to the page, so the sticky sidebar spans it too."""
-    path = tmp_path / name
-    viewport = page.viewport_size
-    if whole_page:
-        height = page.evaluate("document.documentElement.scrollHeight")
-        page.set_viewport_size({"width": viewport["width"], "height": height})
-    page.screenshot(path=str(path))
-    page.set_viewport_size(viewport)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / name)
-    return path
 
 
 def on_screen_box(locator) -> dict:

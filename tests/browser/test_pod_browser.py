@@ -2,9 +2,7 @@
 place by a real worker, the pod diagram, and `ip -br addr` run from the pod page."""
 
 import copy
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,41 +11,16 @@ from playwright.sync_api import expect
 from clusters import snapshots
 from clusters.kube import Kube, Target
 from clusters.models import Cluster, ExecRun, PodStatus
-from labsim.testing import SEED_SPEC, running_lab
 from planner import documents, manifests
 from planner.seed import seed_plan_spec
 from railstudio.roles import ensure_roles
+from tests.browser.helpers import keep, log_in, screenshot
 from tests.helpers import wait_for
 
-SHOTS = Path("/tmp/railstudio-shots")
 NS = "ai-training"
 WORKER = "training-worker-0"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """Debian's Chromium, session-scoped as pytest-playwright's `browser` fixture needs."""
-    return {
-        "headless": True,
-        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
-    }
-
-
-@pytest.fixture
-def lab(tmp_path):
-    with running_lab(SEED_SPEC, tmp_path / "lab") as handle:
-        yield handle
 
 
 @pytest.fixture
@@ -86,25 +59,8 @@ def lab_pods(lab, django_user_model):
     return cluster
 
 
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"pw-{username}")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible()
-
-
-def keep(path: Path) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
-    return path
-
-
 def full_page(page, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    return keep(path)
+    return screenshot(page, tmp_path, name)
 
 
 def test_dashboard_pods_list_pod_diagram_and_exec(

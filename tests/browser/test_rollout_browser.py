@@ -1,49 +1,22 @@
 """A rollout in headless Chromium: from the plan page to the lab cluster, rows turning green live
 through htmx polling, then the cluster page with a connection test."""
 
-import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from clusters.models import Cluster, Rollout
-from labsim.testing import SEED_SPEC, running_lab
 from planner import documents
 from planner.seed import seed_plan_spec
 from railstudio.roles import ensure_roles
+from tests.browser.helpers import SHOTS, log_in, screenshot
 
-SHOTS = Path("/tmp/railstudio-shots")
 MARKER = "no full reload happened"
 OK_GREEN = "rgb(231, 246, 236)"  # studio.css --ok-bg
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """Debian's Chromium, session-scoped as pytest-playwright's `browser` fixture needs."""
-    return {
-        "headless": True,
-        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
-    }
-
-
-@pytest.fixture
-def lab(tmp_path):
-    with running_lab(SEED_SPEC, tmp_path / "lab") as handle:
-        yield handle
 
 
 @pytest.fixture
@@ -59,28 +32,6 @@ def lab_setup(lab, django_user_model):
     cluster.save()
     cluster.plans.add(plan)
     return plan, cluster
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"pw-{username}")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Home")).to_be_visible()
-
-
-def screenshot(page, tmp_path: Path, name: str) -> Path:
-    """The whole page into tmp_path, and a copy into /tmp/railstudio-shots/ to look at."""
-    path = tmp_path / name
-    viewport = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": height})
-    page.screenshot(path=str(path))
-    page.set_viewport_size(viewport)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / name)
-    return path
 
 
 def test_roll_out_from_the_plan_page_and_watch_the_rows_turn_green(

@@ -1,14 +1,5 @@
 import pytest
 
-from labsim.testing import SEED_SPEC, running_lab
-
-
-@pytest.fixture
-def lab(tmp_path):
-    """A fresh seed lab cluster (4 nodes x 8 GPUs x 8 rails) over HTTPS on loopback."""
-    with running_lab(SEED_SPEC, tmp_path) as handle:
-        yield handle
-
 
 @pytest.fixture
 def lab_cluster(lab, seed_plan):
