@@ -24,9 +24,7 @@ IP -> interfaces map for duplicates), so thousands of pods inspect in well under
 from __future__ import annotations
 
 import bisect
-import contextlib
 import functools
-import gc
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -35,6 +33,7 @@ from planner import ipam, manifests
 from planner.findings import ERROR, WARNING, Finding
 from planner.planspec import PlanSpec, RailSpec
 from planner.preflight import parse_networks_annotation, quantity
+from railstudio.gcpause import collector_paused
 
 _amount = functools.lru_cache(maxsize=4096)(quantity)  # the same few quantities, many times
 
@@ -1140,22 +1139,8 @@ def inspect_pods(
     order given, optionally only those of `namespace`."""
     from clusters.diagnose import diagnose_view  # diagnose builds on this module
 
-    with _collector_paused():
+    with collector_paused():
         return _inspect(pods, events, plan, nodes, nads, ippools, devices, namespace, diagnose_view)
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Thousands of pods make hundreds of thousands of small acyclic objects; CPython's full
-    collections, each walking the caller's whole input, would cost more than the work itself.
-    The collector's state is restored afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _inspect(pods, events, plan, nodes, nads, ippools, devices, namespace, diagnose_view):

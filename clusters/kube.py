@@ -20,6 +20,8 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
+from railstudio.gcpause import collector_paused
+
 FIELD_MANAGER = "railstudio"
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
@@ -145,6 +147,17 @@ def api_client(target: Target) -> k8s.ApiClient:
     return api
 
 
+def _parse(body: bytes | None):
+    """JSON, with the cyclic garbage collector paused for big bodies: a list of thousands of pods
+    is millions of new objects, and the collections they trigger cost as much as the parse."""
+    if not body:
+        return None
+    if len(body) < 1_000_000:
+        return json.loads(body)
+    with collector_paused():
+        return json.loads(body)
+
+
 class Kube:
     """Operations Rail Studio needs on one cluster. Create one per task; close() when done."""
 
@@ -235,7 +248,7 @@ class Kube:
             response.read()
             if not 200 <= response.status <= 299:
                 self.api.response_deserialize(response, {})  # raises ApiException with the Status
-            return json.loads(response.data or b"null")
+            return _parse(response.data)
 
         return with_retries(call, on_retry=on_retry)
 

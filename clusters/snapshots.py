@@ -15,6 +15,7 @@ from clusters.kube import Kube, KubeError
 from clusters.models import Cluster, PodStatus
 from clusters.rollout import target_for
 from planner.manifests import NAD_API_VERSION, NAD_KIND
+from railstudio.gcpause import collector_paused
 
 IPPOOL = ("whereabouts.cni.cncf.io/v1alpha1", "IPPool")
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
@@ -114,7 +115,8 @@ def _insert(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
 @transaction.atomic
 def store(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
     cluster.pods.all()._raw_delete(PodStatus.objects.db)  # no signals or cascades hang off it
-    _insert(cluster, reports)
+    with collector_paused():
+        _insert(cluster, reports)
     now = timezone.now()
     cluster.inspected_at = cluster.inspect_attempted_at = now
     cluster.inspect_error = ""
