@@ -106,6 +106,25 @@ def operator_api(operator_user):
 
 
 @pytest.fixture
+def as_viewer(client, viewer):
+    """The Django test client, logged in as a viewer (as_planner, as_operator likewise)."""
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def as_planner(client, planner_user):
+    client.force_login(planner_user)
+    return client
+
+
+@pytest.fixture
+def as_operator(client, operator_user):
+    client.force_login(operator_user)
+    return client
+
+
+@pytest.fixture
 def seed_plan(db):
     from planner import documents
     from planner.seed import seed_plan_spec

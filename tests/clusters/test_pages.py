@@ -43,18 +43,6 @@ def roles(db):
 
 
 @pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def as_operator(client, operator_user):
-    client.force_login(operator_user)
-    return client
-
-
-@pytest.fixture
 def east(seed_plan):
     """A cluster that is never contacted: its server is not there."""
     cluster = Cluster(name="east", server="https://10.1.2.3:6443", context="east-admin")

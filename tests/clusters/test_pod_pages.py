@@ -31,18 +31,6 @@ def roles(db):
 
 
 @pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def as_operator(client, operator_user):
-    client.force_login(operator_user)
-    return client
-
-
-@pytest.fixture
 def pods(lab, lab_cluster, seed_plan):
     """The seed plan's NADs in the lab, its training pod and a pod with a NAD typo, and a
     snapshot of both."""

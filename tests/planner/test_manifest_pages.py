@@ -31,12 +31,6 @@ spec:
 """
 
 
-@pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
 def text_of(response) -> str:
     return html_lib.unescape(response.content.decode())
 

@@ -23,18 +23,6 @@ EDIT_MARKERS = (
 )
 
 
-@pytest.fixture
-def as_viewer(client, viewer):
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def as_planner(client, planner_user):
-    client.force_login(planner_user)
-    return client
-
-
 def text_of(response) -> str:
     """The response body with HTML entities decoded (messages quote values as '...')."""
     return html_lib.unescape(response.content.decode())
