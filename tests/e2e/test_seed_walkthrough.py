@@ -117,6 +117,12 @@ def test_the_seed_walkthrough_and_its_failure_table(operator_api, lab, celery_wo
     numa["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "4"
     kube.create_pod(numa)
     lab.wait_for_pod(NS, "numa", timeout=20)
+    wait_for(
+        lambda: (
+            "k8s.v1.cni.cncf.io/network-status"
+            in (core.read_namespaced_pod("numa", NS).metadata.annotations or {})
+        )
+    )
     lab.clear_faults()
     # Faults that stay on while we look: once fixed, the cluster would let these pods start.
     lab.set_fault(exhaust_range={"range": "10.52.0.0/16"})
@@ -138,7 +144,12 @@ def test_the_seed_walkthrough_and_its_failure_table(operator_api, lab, celery_wo
     assert "IPC_LOCK_MISSING" in codes("no-ipc-lock")
     assert "RESOURCE_NOT_ADVERTISED" in codes("unregistered")
     assert "RANGE_EXHAUSTED" in codes("exhausted")
-    assert "NUMA_SPLIT" in codes("numa")
+    numa_report = operator_api.get(f"/api/clusters/{cluster.id}/pods/{NS}/numa/").json()
+    assert "NUMA_SPLIT" in {f["code"] for f in numa_report["findings"]}, (
+        numa_report["phase"],
+        [(i["name"], i["numa_node"], i["numa_source"]) for i in numa_report["interfaces"]],
+        lab.pod_devices(NS, "numa"),
+    )
     problems = operator_api.get(f"/api/clusters/{cluster.id}/pods/?problem=any").json()
     assert {p["name"] for p in problems["results"]} == {
         "typo",
