@@ -5,7 +5,7 @@ import yaml
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from clusters import discovery, tasks
+from clusters import discovery, services, tasks
 from clusters.views import Poll, get_cluster, operator_post, poll_state, poll_url, stamp
 from planner import inventory
 from planner.views import viewer_required
@@ -55,7 +55,7 @@ def discovery_panel(request, pk):
 @operator_post
 def cluster_discover(request, pk):
     cluster = get_cluster(pk)
-    tasks.discover_nodes.delay(cluster.pk)
+    services.enqueue(lambda: tasks.discover_nodes.delay(cluster.pk))
     if not request.htmx:
         messages.info(request, f"Discovering the nodes of {cluster.name}.")
         return redirect(cluster)

@@ -144,7 +144,7 @@ def pods_refresh(request, pk):
     """Queue a new snapshot; the table polls until the worker has tried."""
     cluster = get_cluster(pk)
     since = stamp(cluster.inspect_attempted_at)
-    tasks.refresh_pods.delay(cluster.pk)
+    services.enqueue(lambda: tasks.refresh_pods.delay(cluster.pk))
     filters = PodFilters.read(request.POST)
     if not request.htmx:
         messages.info(request, f"Refreshing the pods of {cluster.name}.")

@@ -6,10 +6,41 @@ import time
 
 from celery import group
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from clusters import execution, kubeconfigs, rollout, tasks
 from clusters.models import Cluster, ExecRun, Rollout
 from planner.models import Plan
+
+
+class QueueUnavailable(Exception):
+    """The Celery broker cannot be reached; nothing was queued."""
+
+
+def enqueue(send) -> None:
+    """Send a task (`send` calls .delay or .apply_async), turning a dead broker into a clear
+    error instead of a 500."""
+    try:
+        send()
+    except (OperationalError, ConnectionError, OSError) as error:
+        raise QueueUnavailable(
+            f"The task queue (Celery broker) cannot be reached: {error}"
+        ) from None
+
+
+def _send_rollouts(ids: list[int]) -> None:
+    """Queue rollouts once committed; if the broker is down, fail them (with the reason) rather
+    than leave them pending, which would lock their clusters."""
+    try:
+        if len(ids) == 1:
+            enqueue(lambda: tasks.run_rollout.delay(ids[0]))
+        else:
+            enqueue(lambda: group(tasks.run_rollout.s(pk) for pk in ids).apply_async())
+    except QueueUnavailable as error:
+        Rollout.objects.filter(pk__in=ids, state="pending").update(
+            state="failed", message=str(error), finished_at=timezone.now()
+        )
 
 
 class RegistrationError(Exception):
@@ -52,14 +83,14 @@ def register(
     if kubeconfig and not in_cluster:
         cluster.set_kubeconfig(kubeconfig)
     cluster.save()
-    transaction.on_commit(lambda: tasks.test_connection.delay(cluster.pk))
+    transaction.on_commit(lambda: _send_quietly(lambda: tasks.test_connection.delay(cluster.pk)))
     return cluster
 
 
 def start_rollout(cluster: Cluster, plan: Plan, user, **options) -> Rollout:
     """Record the rollout and hand it to a worker once the record is committed."""
     record = rollout.request_rollout(cluster, plan, user, **options)
-    transaction.on_commit(lambda: tasks.run_rollout.delay(record.pk))
+    transaction.on_commit(lambda: _send_rollouts([record.pk]))
     return record
 
 
@@ -76,13 +107,13 @@ def start_rollouts(
             refused[cluster.name] = str(error)
     ids = [record.pk for record in started]
     if ids:
-        transaction.on_commit(lambda: group(tasks.run_rollout.s(pk) for pk in ids).apply_async())
+        transaction.on_commit(lambda: _send_rollouts(ids))
     return started, refused
 
 
 def start_rollback(record: Rollout, user) -> Rollout:
     new = rollout.request_rollback(record, user)
-    transaction.on_commit(lambda: tasks.run_rollout.delay(new.pk))
+    transaction.on_commit(lambda: _send_rollouts([new.pk]))
     return new
 
 
@@ -93,8 +124,23 @@ def start_exec(
         cluster=cluster, namespace=namespace, pod=pod, command=execution.normalize(command),
         container=container, requested_by=user if user and user.is_authenticated else None,
     )  # fmt: skip
-    transaction.on_commit(lambda: tasks.run_exec.delay(run.pk))
+    transaction.on_commit(lambda: _send_exec(run))
     return run
+
+
+def _send_exec(run: ExecRun) -> None:
+    try:
+        enqueue(lambda: tasks.run_exec.delay(run.pk))
+    except QueueUnavailable as error:
+        ExecRun.objects.filter(pk=run.pk).update(error=str(error), finished_at=timezone.now())
+
+
+def _send_quietly(send) -> None:
+    """For follow-ups nobody waits on (the connection test after registering)."""
+    try:
+        enqueue(send)
+    except QueueUnavailable:
+        return
 
 
 def wait_for_exec(run: ExecRun, timeout: float = execution.TIMEOUT_SECONDS + 5) -> ExecRun:

@@ -203,7 +203,7 @@ def connection_panel(request, pk):
 @operator_post
 def cluster_test(request, pk):
     cluster = get_cluster(pk)
-    tasks.test_connection.delay(cluster.pk)
+    services.enqueue(lambda: tasks.test_connection.delay(cluster.pk))
     if not request.htmx:
         messages.info(request, f"Testing the connection to {cluster.name}.")
         return redirect(cluster)
@@ -221,7 +221,7 @@ def drift_panel(request, pk):
 @operator_post
 def cluster_drift_check(request, pk):
     cluster = get_cluster(pk)
-    tasks.check_drift.delay(cluster.pk)
+    services.enqueue(lambda: tasks.check_drift.delay(cluster.pk))
     if not request.htmx:
         messages.info(request, f"Checking {cluster.name} for drift.")
         return redirect(cluster)

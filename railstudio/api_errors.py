@@ -13,6 +13,10 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         exc = ValidationError(detail)
+    from clusters.services import QueueUnavailable
+
+    if isinstance(exc, QueueUnavailable):
+        return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
     if response is None and isinstance(exc, IntegrityError):
         return Response(

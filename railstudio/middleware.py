@@ -2,6 +2,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.shortcuts import resolve_url
+from django.utils.html import escape
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
@@ -25,3 +26,25 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
             response["HX-Redirect"] = login["Location"]
             return response
         return super().handle_no_permission(request, view_func)
+
+
+class QueueUnavailableMiddleware:
+    """A page that queues a task while the Celery broker is down answers 503 with the reason
+    (inline for htmx), not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from clusters.services import QueueUnavailable
+
+        if not isinstance(exception, QueueUnavailable):
+            return None
+        message = escape(str(exception))
+        body = f'<div class="alert error" role="alert">{message} Is the broker running?</div>'
+        return HttpResponse(
+            body if getattr(request, "htmx", False) else f"<h1>503</h1>{body}", status=503
+        )

@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "railstudio.middleware.LoginRequiredMiddleware",
+    "railstudio.middleware.QueueUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "railstudio.urls"

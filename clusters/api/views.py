@@ -23,6 +23,7 @@ from clusters.api.serializers import (
 from clusters.models import Cluster, ExecRun, Rollout
 from planner import inventory
 from planner.models import Plan
+from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
 
 
@@ -62,7 +63,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk=None):
         cluster = self.get_object()
-        tasks.test_connection.delay(cluster.pk)
+        services.enqueue(lambda: tasks.test_connection.delay(cluster.pk))
         return Response(
             {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
@@ -71,7 +72,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
         cluster = self.get_object()
-        tasks.discover_nodes.delay(cluster.pk)
+        services.enqueue(lambda: tasks.discover_nodes.delay(cluster.pk))
         return Response(
             {"queued": "discover", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
@@ -107,7 +108,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def refresh(self, request, pk=None):
         """Take a new pod-inspection snapshot (a Celery task)."""
         cluster = self.get_object()
-        tasks.refresh_pods.delay(cluster.pk)
+        services.enqueue(lambda: tasks.refresh_pods.delay(cluster.pk))
         return Response(
             {"queued": "refresh", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
@@ -205,8 +206,11 @@ def _snapshot_meta(cluster: Cluster) -> dict:
 
 
 class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """An exec run's output, for operators only: `env` can print secrets."""
+
     queryset = ExecRun.objects.all()
     serializer_class = ExecRunSerializer
+    permission_classes = [OperatorOnly]
 
 
 def _plan_or_400(key: str) -> Plan:

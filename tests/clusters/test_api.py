@@ -122,3 +122,13 @@ def test_each_cluster_sets_its_own_refresh_interval(operator_api, lab_cluster):
         f"/api/clusters/{lab_cluster.id}/", {"inspect_interval_seconds": 0}, format="json"
     )
     assert lab_cluster.pk not in snapshots.due(later)  # 0 turns periodic refresh off
+
+
+def test_exec_output_is_for_operators_only(operator_api, viewer_api, lab_cluster):
+    from clusters.models import ExecRun
+
+    run = ExecRun.objects.create(
+        cluster=lab_cluster, namespace="ai-training", pod="p", command="env", stdout="TOKEN=secret"
+    )
+    assert viewer_api.get(f"/api/exec-runs/{run.id}/").status_code == 403
+    assert operator_api.get(f"/api/exec-runs/{run.id}/").json()["stdout"] == "TOKEN=secret"
