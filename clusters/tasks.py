@@ -20,14 +20,12 @@ def test_connection(cluster_id: int) -> bool:
         with Kube(rollout.target_for(cluster)) as kube:
             report = facts.connection_report(kube)
     except KubeError as error:
-        cluster.reachable, cluster.last_error = False, str(error)
+        report = {"reachable": False, "last_error": str(error)}
     else:
-        for field, value in report.items():
-            setattr(cluster, field, value)
-        cluster.reachable, cluster.last_error = True, ""
-    cluster.tested_at = timezone.now()
-    cluster.save()
-    return bool(cluster.reachable)
+        report.update(reachable=True, last_error="")
+    # Only these fields: a full save would put back whatever else changed meanwhile.
+    Cluster.objects.filter(pk=cluster_id).update(tested_at=timezone.now(), **report)
+    return report["reachable"]
 
 
 @shared_task(acks_late=True)

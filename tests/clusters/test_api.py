@@ -132,3 +132,22 @@ def test_exec_output_is_for_operators_only(operator_api, viewer_api, lab_cluster
     )
     assert viewer_api.get(f"/api/exec-runs/{run.id}/").status_code == 403
     assert operator_api.get(f"/api/exec-runs/{run.id}/").json()["stdout"] == "TOKEN=secret"
+
+
+def test_the_connection_test_reports_the_cluster(lab, lab_cluster):
+    from clusters import tasks
+
+    assert tasks.test_connection(lab_cluster.pk) is True  # the task body, inline
+    lab_cluster.refresh_from_db()
+    assert lab_cluster.reachable and lab_cluster.server_version.startswith("v1.")
+    assert lab_cluster.node_count == 4 and lab_cluster.multus_installed is True
+    assert lab_cluster.sriov_operator is True  # the lab serves sriovnetwork.openshift.io
+    assert sorted(lab_cluster.vf_resources) == [f"nvidia.com/rail{i}_vf" for i in range(8)]
+    assert lab_cluster.vf_resources["nvidia.com/rail0_vf"]["gpu-node-0"] == "8"
+    assert lab_cluster.is_lab  # fields the test does not own are left alone
+    lab.stop()
+    assert tasks.test_connection(lab_cluster.pk) is False
+    lab_cluster.refresh_from_db()
+    assert (
+        lab_cluster.reachable is False and "Cannot reach the API server" in lab_cluster.last_error
+    )
