@@ -7,15 +7,11 @@ from planner.manifests import NAD_API_VERSION, NAD_KIND
 
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
 SRIOV_GROUP = "sriovnetwork.openshift.io"
-VF_SUFFIX = "_vf"
 
 
 def _is_vf_resource(name: str) -> bool:
-    return (
-        "/" in name
-        and not name.endswith("/gpu")
-        and name.split("/", 1)[0] not in ("hugepages-2Mi", "hugepages-1Gi")
-    )
+    """Extended resources (vendor/name) other than GPUs: the device plugins' VF pools."""
+    return "/" in name and not name.endswith("/gpu")
 
 
 def node_summaries(nodes: list[dict]) -> list[dict]:
