@@ -1,7 +1,6 @@
 """The pod pages in headless Chromium against the lab: the dashboard, the pods list refreshed in
 place by a real worker, the pod diagram, and `ip -br addr` run from the pod page."""
 
-import copy
 import re
 from pathlib import Path
 
@@ -9,13 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from clusters import snapshots
-from clusters.kube import Kube, Target
 from clusters.models import Cluster, ExecRun, PodStatus
-from planner import documents, manifests
+from planner import documents
 from planner.seed import seed_plan_spec
 from railstudio.roles import ensure_roles
 from tests.browser.helpers import keep, log_in, screenshot
-from tests.helpers import wait_for
+from tests.helpers import deploy_seed_scene, wait_for
 
 NS = "ai-training"
 WORKER = "training-worker-0"
@@ -37,24 +35,7 @@ def lab_pods(lab, django_user_model):
     cluster.set_kubeconfig(lab.kubeconfig_path.read_text())
     cluster.save()
     cluster.plans.add(plan)
-    spec = plan.to_spec()
-    kube = Kube(Target(kubeconfig=lab.kubeconfig_path.read_text()))
-    kube.ensure_namespace(NS)
-    for obj in manifests.render_nads(spec):
-        kube.apply(obj)
-    pod = manifests.render_pod(spec, {"rails": [0, 1, 2, 3]})[0]
-    typo = copy.deepcopy(pod)
-    typo["metadata"]["name"] = "typo"
-    typo["metadata"]["annotations"][manifests.NETWORKS_ANNOTATION] = (
-        '[{"name": "sriov-rail-0", "interface": "net1"}, '
-        '{"name": "sriov-rial-1", "interface": "net2"}, '
-        '{"name": "sriov-rail-2", "interface": "net3"}, '
-        '{"name": "sriov-rail-3", "interface": "net4"}]'
-    )
-    kube.create_pod(pod)
-    kube.create_pod(typo)
-    lab.wait_for_pod(NS, WORKER, timeout=20)
-    wait_for(lambda: any(e["involvedObject"]["name"] == "typo" for e in kube.events(NS)))
+    deploy_seed_scene(lab, plan, NS)
     wait_for(lambda: snapshots.refresh(cluster) and PodStatus.objects.get(name="typo").problems)
     return cluster
 

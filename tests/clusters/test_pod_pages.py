@@ -2,7 +2,6 @@
 seed's training pod and one with a NAD typo, the pods list with its badges and filters, the pod
 page's diagram and diagnosis, the stale warning, exec (a real worker) and its rules."""
 
-import copy
 import re
 import time
 
@@ -14,11 +13,9 @@ from django.utils import timezone
 
 from clusters import kube as kube_module
 from clusters import snapshots, tasks
-from clusters.kube import Kube, Target
 from clusters.models import Cluster, ExecRun, PodStatus, Rollout
-from planner import manifests
 from railstudio.roles import ensure_roles
-from tests.helpers import wait_for
+from tests.helpers import deploy_seed_scene, wait_for
 
 NS = "ai-training"
 WORKER = "training-worker-0"
@@ -34,27 +31,7 @@ def roles(db):
 def pods(lab, lab_cluster, seed_plan):
     """The seed plan's NADs in the lab, its training pod and a pod with a NAD typo, and a
     snapshot of both."""
-    spec = seed_plan.to_spec()
-    kube = Kube(Target(kubeconfig=lab.kubeconfig_path.read_text()))
-    kube.ensure_namespace(NS)
-    for obj in manifests.render_nads(spec):
-        kube.apply(obj)
-    pod = manifests.render_pod(spec, {"rails": [0, 1, 2, 3]})[0]
-    typo = copy.deepcopy(pod)
-    typo["metadata"]["name"] = "typo"
-    typo["metadata"]["annotations"][manifests.NETWORKS_ANNOTATION] = (
-        '[{"name": "sriov-rail-0", "interface": "net1"}, '
-        '{"name": "sriov-rial-1", "interface": "net2"}]'
-    )
-    kube.create_pod(pod)
-    kube.create_pod(typo)
-    lab.wait_for_pod(NS, WORKER, timeout=20)
-    wait_for(
-        lambda: any(
-            e["involvedObject"]["name"] == "typo" and e.get("type") == "Warning"
-            for e in kube.events(NS)
-        )
-    )
+    deploy_seed_scene(lab, seed_plan, NS, typo_rails=(0, 1))
     assert snapshots.refresh(lab_cluster)
     return lab_cluster
 
