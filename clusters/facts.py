@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from clusters.kube import Kube, KubeError
-from planner.manifests import NAD_API_VERSION, NAD_KIND
 
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
 SRIOV_GROUP = "sriovnetwork.openshift.io"
@@ -53,14 +52,8 @@ def connection_report(kube: Kube) -> dict:
     }
 
 
-def preflight_facts(kube: Kube, namespace: str | None) -> dict:
-    nodes = kube.nodes()
-    try:
-        nads = kube.list(NAD_API_VERSION, NAD_KIND, namespace=None)
-    except KubeError as error:
-        if error.status != 404:
-            raise
-        nads = []
+def preflight_facts(nodes: list[dict], nads: list[dict]) -> dict:
+    """What preflight needs to know of a cluster, from its nodes and (all) its NADs."""
     return {
         "nodes": node_summaries(nodes),
         "nads": [

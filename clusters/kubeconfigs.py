@@ -2,6 +2,8 @@
 
 import yaml
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: every task parses one
+
 
 class KubeconfigError(ValueError):
     pass
@@ -9,7 +11,7 @@ class KubeconfigError(ValueError):
 
 def load(text: str) -> dict:
     try:
-        config = yaml.safe_load(text)
+        config = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as error:
         raise KubeconfigError(f"The kubeconfig is not valid YAML: {error}") from None
     if not isinstance(config, dict) or not isinstance(config.get("contexts"), list):
@@ -41,3 +43,15 @@ def server_of(config: dict, context: str) -> str:
     raise KubeconfigError(
         f"Context '{context}' names cluster '{cluster_name}', which has no server."
     )
+
+
+def credentials_expire(config: dict, context: str) -> bool:
+    """Whether the context's user gets its credentials from an exec plugin or an auth provider,
+    whose tokens expire and must be fetched again; static tokens and certificates do not."""
+    by_name = {entry.get("name"): entry.get("context") or {} for entry in config["contexts"]}
+    user_name = (by_name.get(context) or {}).get("user")
+    for entry in config.get("users") or []:
+        if entry.get("name") == user_name:
+            user = entry.get("user") or {}
+            return "exec" in user or "auth-provider" in user
+    return False

@@ -8,17 +8,18 @@ after a worker died simply finishes the job.
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from clusters import diffing, facts
-from clusters.kube import Kube, KubeError, Target
+from clusters.kube import Kube, KubeError, Target, concurrently
 from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
 from planner import manifests, preflight
 from planner.models import Plan
-
-NAMESPACE_KINDS = {"Namespace"}
 
 
 class RolloutConflict(Exception):
@@ -99,7 +100,10 @@ def _finish(rollout: Rollout, state: str, message: str = "") -> None:
     rollout.save(update_fields=["state", "message", "finished_at"])
 
 
-def execute(rollout_id: int) -> str:
+def execute(rollout_id: int, *, parallel: int | None = None) -> str:
+    """Run a recorded rollout. Independent calls to the cluster (the reads, then each pass of
+    writes) go out `parallel` at a time (default: settings.ROLLOUT_PARALLEL_CALLS); 1 makes
+    every call wait for the one before."""
     rollout = Rollout.objects.select_related("cluster", "plan").get(pk=rollout_id)
     if rollout.state not in ACTIVE_STATES:
         return rollout.state
@@ -109,7 +113,8 @@ def execute(rollout_id: int) -> str:
     rollout.save(update_fields=["state", "started_at", "attempts"])
     try:
         with Kube(target_for(rollout.cluster)) as kube:
-            _run(rollout, kube)
+            limit = min(parallel or settings.ROLLOUT_PARALLEL_CALLS, kube.max_parallel)
+            _run(rollout, kube, limit)
     except KubeError as error:
         _finish(rollout, RolloutState.FAILED, f"The cluster did not answer: {error}")
     except Exception as error:
@@ -118,38 +123,50 @@ def execute(rollout_id: int) -> str:
     return rollout.state
 
 
-def _preflight(rollout: Rollout, kube: Kube) -> list[dict]:
-    namespaces = {obj["metadata"].get("namespace") for obj in rollout.bundle}
-    cluster_facts = facts.preflight_facts(kube, next(iter(namespaces), None))
-    plan_spec = rollout.plan.to_spec() if rollout.plan and not rollout.rollback_of else None
-    # The bundle's own NADs are about to exist; only NADs of other plans/namespaces are facts.
-    return [f.to_dict() for f in preflight.run(rollout.bundle, plan_spec, cluster_facts)]
+Group = tuple[str, str, str | None]  # apiVersion, kind, namespace (None: cluster-wide)
+NODES: Group = ("v1", "Node", None)
+ALL_NADS: Group = (manifests.NAD_API_VERSION, manifests.NAD_KIND, None)
 
 
-def _live_objects(kube: Kube, bundle: list[dict], plan_slug: str):
-    """Live copies of the bundle's objects and the live objects labelled as this plan's, from
-    one list call per kind and namespace (not one GET per object: clusters are far away)."""
+def _groups(bundle: list[dict]) -> list[Group]:
+    """The lists that show the bundle's live objects and the plan's managed ones: one per kind
+    and namespace, except NADs, listed once cluster-wide (preflight needs them all anyway)."""
     groups = {(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")) for obj in bundle}
-    namespaces = {namespace for _, _, namespace in groups} or {None}
-    groups |= {
-        (manifests.NAD_API_VERSION, manifests.NAD_KIND, namespace) for namespace in namespaces
-    }
-    by_key: dict[diffing.Key, dict] = {}
-    for api_version, kind, namespace in sorted(groups, key=str):
-        try:
-            for obj in kube.list(api_version, kind, namespace):
-                by_key[diffing.key_of(obj)] = obj
-        except KubeError as error:
-            if error.status != 404:
-                raise  # 404: the kind itself is unknown to this cluster (e.g. no Multus CRD)
+    groups = {group for group in groups if group[:2] != ALL_NADS[:2]}
+    return sorted(groups | {ALL_NADS}, key=str)
+
+
+def _list_all(kube: Kube, groups: list[Group], parallel: int) -> dict[Group, list[dict]]:
+    calls = [partial(kube.list, *group) for group in groups]
+    lists: dict[Group, list[dict]] = {}
+    for index, items, error in concurrently(calls, parallel):
+        if error is not None and error.status != 404:
+            raise error  # 404: the kind itself is unknown to this cluster (e.g. no Multus CRD)
+        lists[groups[index]] = items or []
+    return lists
+
+
+def _live_and_managed(bundle: list[dict], lists: dict[Group, list[dict]], plan_slug: str):
+    """Live copies of the bundle's objects, and the live objects labelled as this plan's in the
+    bundle's namespaces (those a prune may delete)."""
+    by_key = {diffing.key_of(obj): obj for items in lists.values() for obj in items}
     live = {diffing.key_of(obj): by_key.get(diffing.key_of(obj)) for obj in bundle}
+    namespaces = {diffing.key_of(obj)[2] for obj in bundle}
     labels = {diffing.MANAGED_BY: "railstudio", diffing.PLAN_LABEL: plan_slug}
     managed = [
         obj
-        for obj in by_key.values()
-        if labels.items() <= ((obj.get("metadata") or {}).get("labels") or {}).items()
+        for key, obj in by_key.items()
+        if (not namespaces or key[2] in namespaces)
+        and labels.items() <= ((obj.get("metadata") or {}).get("labels") or {}).items()
     ]
     return live, managed
+
+
+def _preflight(rollout: Rollout, lists: dict[Group, list[dict]]) -> list[dict]:
+    cluster_facts = facts.preflight_facts(lists[NODES], lists[ALL_NADS])
+    plan_spec = rollout.plan.to_spec() if rollout.plan and not rollout.rollback_of else None
+    # The bundle's own NADs are about to exist; only NADs of other plans/namespaces are facts.
+    return [f.to_dict() for f in preflight.run(rollout.bundle, plan_spec, cluster_facts)]
 
 
 def _record(rollout: Rollout, changes: list[diffing.Change]) -> list[RolloutObject]:
@@ -178,8 +195,10 @@ def _set(row: RolloutObject, outcome: str, message: str = "") -> None:
     row.save(update_fields=["outcome", "message"])
 
 
-def _run(rollout: Rollout, kube: Kube) -> None:
-    rollout.findings = _preflight(rollout, kube)
+def _run(rollout: Rollout, kube: Kube, parallel: int) -> None:
+    # One batch of reads: the facts preflight needs and the live objects the diff needs.
+    lists = _list_all(kube, sorted(set(_groups(rollout.bundle)) | {NODES}, key=str), parallel)
+    rollout.findings = _preflight(rollout, lists)
     rollout.save(update_fields=["findings"])
     errors = [f for f in rollout.findings if f["severity"] == "error"]
     if errors and not rollout.force:
@@ -190,7 +209,7 @@ def _run(rollout: Rollout, kube: Kube) -> None:
             f"{errors[0]['message']}). An operator may force it with a reason.",
         )
         return
-    live, managed = _live_objects(kube, rollout.bundle, rollout.plan_slug)
+    live, managed = _live_and_managed(rollout.bundle, lists, rollout.plan_slug)
     changes = diffing.compare(rollout.bundle, live, managed, rollout.prune)
     rows = _record(rollout, changes)
     for namespace in sorted({obj["metadata"].get("namespace") for obj in rollout.bundle} - {None}):
@@ -200,24 +219,29 @@ def _run(rollout: Rollout, kube: Kube) -> None:
         for row, change in zip(rows, changes, strict=True)
         if change.action != "unchanged"
     ]
-    passed = []
-    for row, change in work:  # the dry-run pass: the server validates everything first
-        try:
-            _write(kube, change, dry_run=True)
-            passed.append((row, change))
-        except KubeError as error:
-            _set(row, "failed", error.message)
+    passed = []  # the dry-run pass: the server validates everything before anything is written
+    for index, _, error in _writes(kube, work, parallel, dry_run=True):
+        if error is None:
+            passed.append(work[index])
+        else:
+            _set(work[index][0], "failed", error.message)
+    passed.sort(key=lambda pair: pair[0].position)
     if rollout.dry_run:
         for row, _ in passed:
             _set(row, "dry-run")
-    else:
-        for row, change in passed:
-            try:
-                _write(kube, change, dry_run=False)
+    else:  # each row is saved as its object lands, so the page shows progress as it happens
+        for index, _, error in _writes(kube, passed, parallel, dry_run=False):
+            row = passed[index][0]
+            if error is None:
                 _set(row, "applied")
-            except KubeError as error:
+            else:
                 _set(row, "failed", error.message)
     _finish(rollout, *_verdict(rollout))
+
+
+def _writes(kube: Kube, work: list[tuple[RolloutObject, diffing.Change]], parallel, *, dry_run):
+    calls = [partial(_write, kube, change, dry_run=dry_run) for _, change in work]
+    return concurrently(calls, parallel)
 
 
 def _write(kube: Kube, change: diffing.Change, *, dry_run: bool) -> None:
@@ -262,17 +286,20 @@ def last_applied(cluster: Cluster) -> list[Rollout]:
 def check_drift(cluster: Cluster) -> tuple[bool, str]:
     """Compare live managed NADs with the NADs of each plan's last applied revision."""
     diffs = []
-    with Kube(target_for(cluster)) as kube:
-        for rollout in last_applied(cluster):
-            nads = [obj for obj in rollout.bundle if obj["kind"] == manifests.NAD_KIND]
-            live, managed = _live_objects(kube, nads, rollout.plan_slug)
-            managed = [obj for obj in managed if obj.get("kind") == manifests.NAD_KIND]
-            for change in diffing.compare(nads, live, managed, prune=True):
-                if change.action != "unchanged":
-                    verb = {"create": "missing", "change": "changed", "prune": "not in the plan"}[
-                        change.action
-                    ]
-                    diffs.append(f"# {change.label}: {verb}\n{change.diff}")
+    applied, lists = last_applied(cluster), {}
+    if applied:
+        with Kube(target_for(cluster)) as kube:
+            lists = _list_all(kube, [ALL_NADS], parallel=1)  # every plan's NADs in one call
+    for rollout in applied:
+        nads = [obj for obj in rollout.bundle if obj["kind"] == manifests.NAD_KIND]
+        live, managed = _live_and_managed(nads, lists, rollout.plan_slug)
+        managed = [obj for obj in managed if obj.get("kind") == manifests.NAD_KIND]
+        for change in diffing.compare(nads, live, managed, prune=True):
+            if change.action != "unchanged":
+                verb = {"create": "missing", "change": "changed", "prune": "not in the plan"}[
+                    change.action
+                ]
+                diffs.append(f"# {change.label}: {verb}\n{change.diff}")
     drifted = bool(diffs)
     cluster.drifted, cluster.drift_diff, cluster.drift_checked_at = (
         drifted,

@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError
 
 from clusters import execution, kubeconfigs, rollout, tasks
 from clusters.models import Cluster, ExecRun, Rollout
+from planner import manifests
 from planner.models import Plan
 
 
@@ -98,11 +99,18 @@ def start_rollouts(
     clusters: list[Cluster], plan: Plan, user, **options
 ) -> tuple[list[Rollout], dict[str, str]]:
     """Fan-out: one task per cluster, as a Celery group. Clusters busy with another rollout are
-    reported, not fatal to the others."""
+    reported, not fatal to the others. The bundle is rendered once per cluster mode."""
     started, refused = [], {}
+    spec, bundles = plan.to_spec(), {}
     for cluster in clusters:
+        if cluster.mode not in bundles:
+            bundles[cluster.mode] = manifests.render_bundle(spec, mode=cluster.mode)
         try:
-            started.append(rollout.request_rollout(cluster, plan, user, **options))
+            started.append(
+                rollout.request_rollout(
+                    cluster, plan, user, bundle=bundles[cluster.mode], **options
+                )
+            )
         except rollout.RolloutConflict as error:
             refused[cluster.name] = str(error)
     ids = [record.pk for record in started]

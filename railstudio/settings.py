@@ -155,6 +155,9 @@ else:
         "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "60")),
         "unacked_restore_throttle": 1,
     }
+# How many independent calls one rollout sends to its cluster at once (reads, then each pass of
+# writes); each costs a round trip to a cluster that may be far away.
+ROLLOUT_PARALLEL_CALLS = int(os.environ.get("ROLLOUT_PARALLEL_CALLS", "8"))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

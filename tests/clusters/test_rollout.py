@@ -108,10 +108,54 @@ def test_an_invalid_object_records_the_api_message_while_the_rest_apply(
     assert record.items.filter(outcome="applied").count() == 9
 
 
+def test_one_call_at_a_time_gives_the_same_outcomes(lab, lab_cluster, seed_plan):
+    """`parallel=1` (the bench's sequential loop) must do exactly what the workers do."""
+    bundle = rollout.render_for(seed_plan, lab_cluster)
+    broken = json.loads(json.dumps(bundle[1]))
+    broken["metadata"]["name"] = "broken-nad"
+    broken["spec"]["config"] = {"type": "sriov"}
+    record = rollout.request_rollout(
+        lab_cluster, seed_plan, None, bundle=[*bundle, broken], force=True, force_reason="test"
+    )
+    assert rollout.execute(record.pk, parallel=1) == "partial"
+    outcomes = dict(record.items.values_list("name", "outcome"))
+    assert outcomes.pop("broken-nad") == "failed"
+    assert set(outcomes.values()) == {"applied"} and len(outcomes) == 9
+    assert sorted(lab_nads(lab)) == [f"sriov-rail-{i}" for i in range(8)]
+
+
+def test_prune_stays_in_the_plans_namespace(lab, lab_cluster, seed_plan, celery_worker_thread):
+    """NADs are listed cluster-wide (preflight needs them all), but a prune only deletes the
+    plan's objects in the namespace it rolls out to."""
+    assert roll(lab_cluster, seed_plan).state == "succeeded"
+    elsewhere = json.loads(json.dumps(lab_nads(lab)["sriov-rail-0"]))
+    elsewhere["metadata"] = {
+        "name": "sriov-rail-0",
+        "namespace": "other-team",
+        "labels": elsewhere["metadata"]["labels"],
+    }
+    k8s.CoreV1Api(lab.api_client()).create_namespace({"metadata": {"name": "other-team"}})
+    k8s.CustomObjectsApi(lab.api_client()).create_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", "other-team", "network-attachment-definitions", elsewhere
+    )
+    seed_plan.rails.get(index=7).delete()
+    pruned = roll(lab_cluster, seed_plan, prune=True)
+    assert pruned.state == "succeeded", pruned.message
+    assert [k for k, a in actions(pruned).items() if a == "prune"] == [
+        "NetworkAttachmentDefinition/sriov-rail-7"
+    ]
+    still = k8s.CustomObjectsApi(lab.api_client()).get_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", "other-team", "network-attachment-definitions", "sriov-rail-0"
+    )
+    assert still["metadata"]["namespace"] == "other-team"
+
+
 def test_api_down_mid_rollout_is_retried_and_the_rollout_finishes(
     lab, lab_cluster, seed_plan, celery_worker_thread
 ):
-    lab.set_fault(latency_ms=150)  # slow enough that the outage lands mid-rollout
+    # A rollout is ~4 round trips (reads, namespace, dry-run pass, apply pass, each at once):
+    # 500 ms each puts the outage in the middle of it.
+    lab.set_fault(latency_ms=500)
     outage = threading.Timer(1.0, lambda: lab.set_fault(unavailable={"seconds": 3, "mode": "503"}))
     outage.start()
     started = time.monotonic()
