@@ -29,6 +29,8 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
+import orjson
+
 from planner import ipam, manifests
 from planner.findings import ERROR, WARNING, Finding
 from planner.planspec import PlanSpec, RailSpec
@@ -85,7 +87,7 @@ def read_network_status(value, namespace: str | None = None) -> tuple[list[dict]
         if not text:
             return [], None
         try:
-            raw = json.loads(text)
+            raw = orjson.loads(text)
         except ValueError as error:
             return [], f"not valid JSON ({error})"
     if isinstance(raw, dict):
@@ -103,37 +105,39 @@ def _named(item) -> bool:
 
 
 def _status_entry(item: dict, namespace: str | None) -> dict:
-    default = item.get("default") is True
+    get = item.get  # thousands of pods x rails: this runs for every attachment of every pod
+    default = get("default") is True
     name = item["name"].strip()
     if namespace and not default and "/" not in name:
         name = f"{namespace}/{name}"
-    ips = _strings(item["ips"] if "ips" in item else item.get("ip"))
-    gateway = _strings(item.get("gateway")) or _strings(item.get("default-route"))
-    mtu = item.get("mtu")
+    ips = _strings(item["ips"] if "ips" in item else get("ip"))
+    gateway = _strings(get("gateway")) or _strings(get("default-route"))
+    mtu = get("mtu")
+    device = get("device-info")
     return {
         "name": name,
-        "interface": _text(item.get("interface")),
-        "ips": [ip.partition("/")[0].strip() if "/" in ip else ip.strip() for ip in ips],
-        "mac": _text(item.get("mac")),
-        "mtu": mtu if isinstance(mtu, int) and not isinstance(mtu, bool) else None,
+        "interface": _text(get("interface")),
+        "ips": [ip.partition("/")[0].strip() for ip in ips],
+        "mac": _text(get("mac")),
+        "mtu": mtu if type(mtu) is int else None,
         "default": default,
         "gateway": [gw.partition("/")[0].strip() for gw in gateway],
-        "device_info": _device_info(item.get("device-info")),
+        "device_info": _device_info(device) if device is not None else None,
     }
 
 
 def _strings(value) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str):
+    if type(value) is str:
         return [value] if value.strip() else []
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str) and item.strip()]
+    if type(value) is list:
+        return [item for item in value if type(item) is str and item.strip()]
     return []
 
 
 def _text(value) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return value.strip() or None if type(value) is str else None
 
 
 def _device_info(value) -> dict | None:
@@ -539,6 +543,8 @@ class PlanIndex:
     def nic_numa(self, node: str | None, pf_pci: str | None, vf_pci: str | None, rail):
         """The NUMA node of the NIC behind an attachment: by PF PCI address, by PCI bus, by
         the node's NIC for the rail, or by PF PCI address on any node."""
+        if not self.numa_by_rail:  # no NIC of the inventory has a NUMA node
+            return None
         node = node or ""
         for key in (pf_pci, vf_pci):
             if key and (node, key) in self.numa_by_pf:
@@ -651,7 +657,9 @@ class NodeIndex:
         return list(self.allocatable)
 
     def nic_numa_of(self, node: str | None, *pci_addresses: str | None) -> int | None:
-        known = self.nic_numa.get(node or "") or {}
+        known = self.nic_numa.get(node or "")
+        if not known:
+            return None
         return next((known[pci] for pci in pci_addresses if pci in known), None)
 
     def lists(self, node: str, resource: str) -> bool:
@@ -925,8 +933,9 @@ def _interface(
     plan = context.plan
     rail = plan.rail_for(attachment["name"]) if plan else None
     rail_spec = plan.rail_spec_for(attachment["name"]) if plan else None
-    device = (entry or {}).get("device_info") or {}
-    name = (entry or {}).get("interface") or attachment["interface"]
+    found = entry or {}
+    device = found.get("device_info") or {}
+    name = found.get("interface") or attachment["interface"]
     pci, pf_pci = device.get("pci_address"), device.get("pf_pci_address")
     numa, numa_source = None, None
     if entry is not None:
@@ -944,8 +953,8 @@ def _interface(
         rail=rail_spec.index if rail_spec else None,
         subnet=rail_spec.subnet if rail_spec else None,
         planned_name=rail_spec.interface_name if rail_spec else None,
-        ips=list((entry or {}).get("ips") or []),
-        mac=(entry or {}).get("mac"),
+        ips=list(found.get("ips") or []),
+        mac=found.get("mac"),
         pci_address=pci,
         pf_pci_address=pf_pci,
         rdma_device=device.get("rdma_device"),
@@ -1137,32 +1146,77 @@ def inspect_pods(
 ) -> list[PodReport]:
     """A report for every pod that asks for secondary networks (either annotation form), in the
     order given, optionally only those of `namespace`."""
+    if namespace is None:
+        return inspect_cluster(pods, events, {}, nodes=nodes, nads=nads, ippools=ippools,
+                               devices=devices, default_plan=plan)  # fmt: skip
+    return inspect_cluster(
+        pods, events, {namespace: plan}, nodes=nodes, nads=nads, ippools=ippools,
+        devices=devices, others=False,
+    )  # fmt: skip
+
+
+def inspect_cluster(
+    pods: list[dict],
+    events: list[dict],
+    plans: dict[str, PlanSpec | None],
+    *,
+    nodes: list[dict] | None = None,
+    nads: list[dict] | None = None,
+    ippools: list[dict] | None = None,
+    devices: dict[str, dict] | None = None,
+    default_plan: PlanSpec | None = None,
+    others: bool = True,
+) -> list[PodReport]:
+    """Reports for a whole cluster in one pass over its pods and events: the pods of each
+    namespace in `plans` compared with that plan, then (unless `others` is False) the pods of
+    every other namespace with `default_plan`. Addresses are checked for duplicates within
+    each of those groups."""
     from clusters.diagnose import diagnose_view  # diagnose builds on this module
 
     with collector_paused():
-        return _inspect(pods, events, plan, nodes, nads, ippools, devices, namespace, diagnose_view)
+        cache: dict = {}
+        views = [read_pod(pod, cache) for pod in pods if _may_ask_for_networks(pod)]
+        groups: dict[str | None, list[PodView]] = {namespace: [] for namespace in plans}
+        for view in views:
+            if not view.asks_for_networks:
+                continue
+            key = view.namespace if view.namespace in plans else None
+            if key is not None or others:
+                groups.setdefault(key, []).append(view)
+        grouped_events = group_events(events)
+        reports = []
+        for key, members in groups.items():
+            plan = plans[key] if key is not None else default_plan
+            context = build_context(plan, nodes, nads, ippools)
+            reports += _reports(members, context, grouped_events, devices or {}, diagnose_view)
+        return reports
 
 
-def _inspect(pods, events, plan, nodes, nads, ippools, devices, namespace, diagnose_view):
-    context = build_context(plan, nodes, nads, ippools)
-    cache: dict = {}
-    views = [read_pod(pod, cache) for pod in pods if _is_dict(pod)]
-    views = [
-        view
-        for view in views
-        if view.asks_for_networks and (namespace is None or view.namespace == namespace)
-    ]
+def _may_ask_for_networks(pod) -> bool:
+    """A cheap look before reading the whole pod: most pods of a cluster (its DaemonSets) ask
+    for no secondary network."""
+    if not _is_dict(pod):
+        return False
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    return _is_dict(annotations) and bool(annotations.get(NETWORKS_ANNOTATION))
+
+
+def _reports(views, context, grouped_events, devices, diagnose_view) -> list[PodReport]:
     owners = ip_owners(views)
-    grouped = group_events(events)
-    devices = devices or {}
     reports = []
     for view in views:
         pod_devices = devices.get(view.key)
         interfaces = interface_reports(view, context, owners, pod_devices)
-        pod_events = events_of(view, grouped)
+        pod_events = events_of(view, grouped_events)
         findings = diagnose_view(view, pod_events, context, interfaces, pod_devices)
         reports.append(_report(view, context, interfaces, pod_events, findings))
     return reports
+
+
+def events_for(report: PodReport, events: list[dict]) -> list[dict]:
+    """A pod's events (as in its report: normalised, oldest first, this uid's) from a list."""
+    items = group_events(events).get((report.namespace, report.name), ())
+    return [e for _, uid, e in items if uid is None or not report.uid or uid == report.uid]
 
 
 def summarize(reports: list[PodReport]) -> dict:

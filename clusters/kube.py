@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TypeVar
 
+import orjson
 import urllib3
 import yaml
 from kubernetes import client as k8s
@@ -178,14 +179,15 @@ def api_client(target: Target) -> k8s.ApiClient:
 
 
 def _parse(body: bytes | None):
-    """JSON, with the cyclic garbage collector paused for big bodies: a list of thousands of pods
-    is millions of new objects, and the collections they trigger cost as much as the parse."""
+    """JSON, with orjson (a list of thousands of pods is tens of megabytes) and the cyclic
+    garbage collector paused for big bodies: that is millions of new objects, and the
+    collections they trigger cost as much as the parse."""
     if not body:
         return None
     if len(body) < 1_000_000:
-        return json.loads(body)
+        return orjson.loads(body)
     with collector_paused():
-        return json.loads(body)
+        return orjson.loads(body)
 
 
 class Kube:
@@ -301,8 +303,11 @@ class Kube:
         kind: str,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[dict]:
         query = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         result = self._rest("GET", self._collection(api_version, kind, namespace), query=query)
         items = []
         for obj in result.get("items") or []:
@@ -368,8 +373,8 @@ class Kube:
     def pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
         return self.list("v1", "Pod", namespace, label_selector)
 
-    def events(self, namespace: str | None = None) -> list[dict]:
-        return self.list("v1", "Event", namespace)
+    def events(self, namespace: str | None = None, field_selector: str | None = None) -> list[dict]:
+        return self.list("v1", "Event", namespace, field_selector=field_selector)
 
     def create_pod(self, pod: dict) -> dict:
         namespace = pod["metadata"].get("namespace", "default")

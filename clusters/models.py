@@ -174,6 +174,9 @@ class PodStatus(models.Model):
     problems = models.PositiveIntegerField(default=0)
     codes = models.CharField(max_length=500, blank=True, help_text="space-separated finding codes")
     report = models.JSONField(default=dict)
+    digest = models.CharField(
+        max_length=32, blank=True, help_text="hash of the report: unchanged rows are not rewritten"
+    )
 
     class Meta:
         ordering = ["namespace", "name"]

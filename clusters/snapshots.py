@@ -4,14 +4,16 @@ the API answer from the last snapshot at once."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
 from clusters import inspect
-from clusters.kube import Kube, KubeError
+from clusters.kube import Kube, KubeError, concurrently
 from clusters.models import Cluster, PodStatus
 from clusters.rollout import target_for
 from planner.manifests import NAD_API_VERSION, NAD_KIND
@@ -20,6 +22,8 @@ from railstudio.gcpause import collector_paused
 IPPOOL = ("whereabouts.cni.cncf.io/v1alpha1", "IPPool")
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 LAB_DEVICE_LOOKUPS = 256  # per refresh; one request each
+EVENT_HISTORY_LOOKUPS = 32  # pods with problems whose every event is fetched, per refresh
+WARNINGS = "type=Warning"
 
 
 def _optional_list(kube: Kube, api_version: str, kind: str) -> list[dict]:
@@ -46,11 +50,12 @@ def lab_devices(kube: Kube, pods: list[dict]) -> dict[str, dict]:
 
 
 def collect(kube: Kube, *, lab: bool = False) -> dict:
-    """Everything a snapshot needs, with the lists fetched in parallel: at thousands of pods the
-    pod and event lists are tens of megabytes each, and the cluster serves them concurrently."""
+    """Everything a snapshot needs, with the lists fetched in parallel. Only Warning events are
+    listed cluster-wide: every rule of the diagnosis reads warnings, and a big cluster has
+    dozens of routine events per pod (tens of megabytes at thousands of pods)."""
     calls = {
         "pods": kube.pods,
-        "events": kube.events,
+        "events": lambda: kube.events(field_selector=WARNINGS),
         "nodes": kube.nodes,
         "nads": lambda: _optional_list(kube, NAD_API_VERSION, NAD_KIND),
         "ippools": lambda: _optional_list(kube, *IPPOOL),
@@ -64,59 +69,92 @@ def collect(kube: Kube, *, lab: bool = False) -> dict:
 
 def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
     """Pods in a bound plan's namespace are compared with that plan; the rest with no plan."""
-    common = {
-        "nodes": data["nodes"],
-        "nads": data["nads"],
-        "ippools": data["ippools"],
-        "devices": data.get("devices") or None,
-    }
-    reports, covered = [], set()
+    plans = {}
     for plan in cluster.plans.order_by("name"):
         spec = plan.to_spec()
-        if spec.namespace in covered:
-            continue
-        covered.add(spec.namespace)
-        reports += inspect.inspect_pods(
-            data["pods"], data["events"], spec, namespace=spec.namespace, **common
-        )
-    others = [pod for pod in data["pods"] if pod["metadata"].get("namespace") not in covered]
-    reports += inspect.inspect_pods(others, data["events"], None, **common)
-    return reports
+        plans.setdefault(spec.namespace, spec)
+    return inspect.inspect_cluster(
+        data["pods"], data["events"], plans, nodes=data["nodes"], nads=data["nads"],
+        ippools=data["ippools"], devices=data.get("devices") or None,
+    )  # fmt: skip
 
 
-COLUMNS = ("cluster_id", "namespace", "name", "node", "phase", "ok", "problems", "codes", "report")
+def add_event_history(kube: Kube, reports: list[inspect.PodReport]) -> None:
+    """Give pods with problems all their events, routine ones included ("Scheduled",
+    "AddedInterface net1 ..."), to read beside the warnings; one request per pod, at most
+    EVENT_HISTORY_LOOKUPS. Best effort: without them the report keeps its warnings."""
+    wanted = [report for report in reports if not report.ok][:EVENT_HISTORY_LOOKUPS]
+    calls = [
+        partial(kube.events, report.namespace, field_selector=f"involvedObject.name={report.name}")
+        for report in wanted
+    ]
+    for index, events, error in concurrently(calls, kube.max_parallel):
+        if error is None:
+            wanted[index].events = inspect.events_for(wanted[index], events) or wanted[index].events
 
 
-def _rows(cluster: Cluster, reports: list[inspect.PodReport]):
+COLUMNS = (
+    "cluster_id", "namespace", "name", "node", "phase", "ok", "problems", "codes", "report",
+    "digest",
+)  # fmt: skip
+DELETE_BATCH = 1000
+
+
+def _rows(cluster: Cluster, reports: list[inspect.PodReport]) -> list[tuple]:
+    rows = []
     for report in reports:
         data = report.to_dict()
         codes = sorted({f["code"] for f in data["findings"] if f["severity"] != "info"})
-        yield (
+        text = orjson.dumps(data)
+        rows.append((
             cluster.pk, report.namespace, report.name, report.node or "", report.phase or "",
-            report.ok, report.problems, " ".join(codes)[:500], json.dumps(data),
-        )  # fmt: skip
+            report.ok, report.problems, " ".join(codes)[:500], text.decode(),
+            hashlib.blake2b(text, digest_size=16).hexdigest(),
+        ))  # fmt: skip
+    return rows
 
 
-def _insert(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
+def _insert(rows: list[tuple]) -> None:
     """COPY on PostgreSQL, one parameterised INSERT run elsewhere: bulk_create's array path on
     PostgreSQL escapes megabytes of JSON with a regex, which takes seconds for 4,096 pods."""
     table = PodStatus._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in _rows(cluster, reports):
+                for row in rows:
                     copy.write_row(row)
             return
         placeholders = ", ".join(["%s"] * len(COLUMNS))
         sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-        cursor.executemany(sql, list(_rows(cluster, reports)))
+        cursor.executemany(sql, rows)
 
 
 @transaction.atomic
 def store(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
-    cluster.pods.all()._raw_delete(PodStatus.objects.db)  # no signals or cascades hang off it
+    """Make the cluster's rows the snapshot of `reports`. A row whose report did not change
+    since the last refresh stays as it is (a steady cluster rewrites nothing); the others are
+    replaced and the rows of pods that are gone deleted."""
     with collector_paused():
-        _insert(cluster, reports)
+        rows = _rows(cluster, reports)
+        stored = {
+            (namespace, name): (pk, digest)
+            for pk, namespace, name, digest in cluster.pods.values_list(
+                "pk", "namespace", "name", "digest"
+            )
+        }
+        kept: set[int] = set()
+        fresh = []
+        for row in rows:
+            pk, digest = stored.get((row[1], row[2]), (None, None))
+            if pk is not None and digest == row[-1]:
+                kept.add(pk)
+            else:
+                fresh.append(row)
+        gone = [pk for pk, _ in stored.values() if pk not in kept]
+        for start in range(0, len(gone), DELETE_BATCH):
+            batch = PodStatus.objects.filter(pk__in=gone[start : start + DELETE_BATCH])
+            batch._raw_delete(PodStatus.objects.db)  # no signals or cascades hang off it
+        _insert(fresh)
     now = timezone.now()
     cluster.inspected_at = cluster.inspect_attempted_at = now
     cluster.inspect_error = ""
@@ -129,15 +167,18 @@ def store(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
 def refresh(cluster: Cluster) -> bool:
     """Take a new snapshot. When the cluster does not answer, the last snapshot stays and the
     error is recorded, so pages can say the data is stale."""
-    try:
-        with Kube(target_for(cluster)) as kube:
-            data = collect(kube, lab=cluster.is_lab)
-    except KubeError as error:
-        cluster.inspect_attempted_at = timezone.now()
-        cluster.inspect_error = str(error)
-        cluster.save(update_fields=["inspect_attempted_at", "inspect_error"])
-        return False
-    store(cluster, reports_for(cluster, data))
+    with collector_paused():  # millions of short-lived objects; see railstudio.gcpause
+        try:
+            with Kube(target_for(cluster)) as kube:
+                data = collect(kube, lab=cluster.is_lab)
+                reports = reports_for(cluster, data)
+                add_event_history(kube, reports)
+        except KubeError as error:
+            cluster.inspect_attempted_at = timezone.now()
+            cluster.inspect_error = str(error)
+            cluster.save(update_fields=["inspect_attempted_at", "inspect_error"])
+            return False
+        store(cluster, reports)
     return True
 
 

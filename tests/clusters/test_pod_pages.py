@@ -154,7 +154,8 @@ def test_the_pod_page_draws_eth0_and_net1_to_net4_with_their_addresses(as_viewer
     assert "control plane · pod CIDR 10.100.0.0/16" in html
     assert 'data-problems="0"' in html and "if-bad" not in html
     assert "IPC_LOCK" in html and "nvidia.com/rail3_vf" in html  # capabilities, VFs
-    assert "AddedInterface" in html  # the events
+    # Healthy pods keep only warnings (none here), and the page says where the rest are.
+    assert "No warnings for this pod" in html and f"kubectl describe pod {WORKER}" in html
     assert "Look inside the pod" not in html  # exec is for operators
 
 
@@ -170,6 +171,10 @@ def test_the_typo_pod_shows_nad_not_found_with_did_you_mean(as_viewer, pods):
     assert "Did you mean &quot;sriov-rail-1&quot;?" in html
     assert "✕ missing · NAD_NOT_FOUND" in html  # beside the red interface in the diagram
     assert 'class="evidence' in html and "sriov-rial-1" in html
+    # A pod with problems gets its whole event history, routine events beside the warnings.
+    events = PodStatus.objects.get(name="typo").report["events"]
+    assert {"Normal", "Warning"} <= {event["type"] for event in events}
+    assert "Scheduled" in html and "NoNetworkFound" in html
     gone = as_viewer.get(reverse("cluster-pod", args=[pods.pk, NS, "nope"]))
     assert gone.status_code == 404 and "Not in the last snapshot" in text_of(gone)
 

@@ -1,0 +1,54 @@
+"""Snapshots: one pass inspects a cluster's pods against the plan of each namespace, and the
+store rewrites only the rows whose report changed."""
+
+from dataclasses import replace
+
+import pytest
+
+from clusters import inspect, snapshots
+from clusters.models import Cluster, PodStatus
+from planner.seed import seed_plan_spec
+from tests.clusters.test_inspect import NS, make_pod
+
+
+def test_each_namespace_is_compared_with_its_plan_and_the_rest_with_none():
+    research = replace(seed_plan_spec(), namespace="research")
+    pods = [
+        make_pod("trainer", rails=(0, 1)),
+        make_pod("probe", rails=(0,), namespace="research"),
+        make_pod("stray", rails=(0,), namespace="sandbox"),
+    ]
+    reports = inspect.inspect_cluster(pods, [], {NS: seed_plan_spec(), "research": research})
+    by_name = {report.name: report for report in reports}
+    assert [report.name for report in reports] == ["trainer", "probe", "stray"]
+    assert by_name["trainer"].interfaces[0].rail == 0  # the plan knows the NAD
+    assert by_name["probe"].interfaces[0].rail == 0  # by research's own plan
+    assert by_name["stray"].interfaces[0].rail is None  # no plan for sandbox
+
+
+def _reports(*pods) -> list[inspect.PodReport]:
+    return inspect.inspect_pods(list(pods), [], seed_plan_spec())
+
+
+@pytest.mark.django_db
+def test_a_steady_cluster_rewrites_no_rows_and_changes_replace_only_their_row():
+    cluster = Cluster.objects.create(name="steady", server="https://127.0.0.1:1")
+    first, second = make_pod("first", rails=(0, 1)), make_pod("second", rails=(0, 1))
+    snapshots.store(cluster, _reports(first, second))
+    before = dict(PodStatus.objects.values_list("name", "pk"))
+    assert sorted(before) == ["first", "second"]
+
+    snapshots.store(cluster, _reports(first, second))
+    assert dict(PodStatus.objects.values_list("name", "pk")) == before  # nothing rewritten
+
+    moved = make_pod("second", rails=(0, 1), phase="Pending")
+    snapshots.store(cluster, _reports(first, moved))
+    after = dict(PodStatus.objects.values_list("name", "pk"))
+    assert after["first"] == before["first"] and after["second"] != before["second"]
+    assert PodStatus.objects.get(name="second").phase == "Pending"
+
+    snapshots.store(cluster, _reports(first))
+    assert list(PodStatus.objects.values_list("name", flat=True)) == ["first"]
+    assert cluster.inspect_summary["pods"] == 1
+    stored = PodStatus.objects.get(name="first")
+    assert stored.report == _reports(first)[0].to_dict() and len(stored.digest) == 32
