@@ -546,6 +546,8 @@ class PlanIndex:
         if not self.numa_by_rail:  # no NIC of the inventory has a NUMA node
             return None
         node = node or ""
+        if node not in self.nodes:  # a node the plan does not list: only the last rule applies
+            return self._numa_on_any_node(pf_pci)
         for key in (pf_pci, vf_pci):
             if key and (node, key) in self.numa_by_pf:
                 return self.numa_by_pf[(node, key)]
@@ -555,6 +557,9 @@ class PlanIndex:
                 return self.numa_by_bus[(node, bus)]
         if rail is not None and (node, rail) in self.numa_by_rail:
             return self.numa_by_rail[(node, rail)]
+        return self._numa_on_any_node(pf_pci)
+
+    def _numa_on_any_node(self, pf_pci: str | None) -> int | None:
         if pf_pci and len(self.numa_any_pf.get(pf_pci, ())) == 1:
             return next(iter(self.numa_any_pf[pf_pci]))
         return None
