@@ -1171,16 +1171,17 @@ def inspect_cluster(
     devices: dict[str, dict] | None = None,
     default_plan: PlanSpec | None = None,
     others: bool = True,
+    reader: PodReader | None = None,
 ) -> list[PodReport]:
     """Reports for a whole cluster in one pass over its pods and events: the pods of each
     namespace in `plans` compared with that plan, then (unless `others` is False) the pods of
     every other namespace with `default_plan`. Addresses are checked for duplicates within
-    each of those groups."""
+    each of those groups. A `reader` kept from the cluster's last inspection spares reading
+    again the pods that did not change since."""
     from clusters.diagnose import diagnose_view  # diagnose builds on this module
 
     with collector_paused():
-        cache: dict = {}
-        views = [read_pod(pod, cache) for pod in pods if _may_ask_for_networks(pod)]
+        views = (reader or PodReader()).read(pods)
         groups: dict[str | None, list[PodView]] = {namespace: [] for namespace in plans}
         for view in views:
             if not view.asks_for_networks:
@@ -1197,12 +1198,45 @@ def inspect_cluster(
         return reports
 
 
+class PodReader:
+    """Reads a cluster's pods into PodViews, remembering the views of the last read by
+    (uid, resourceVersion): the API server gives an object a new resourceVersion whenever it
+    changes, so a pod listed again with the same one reads the same. Only the pods of the
+    latest read are remembered. PodViews are never changed once read."""
+
+    def __init__(self):
+        self._views: dict[tuple[str, str], PodView] = {}
+
+    @property
+    def remembered(self) -> int:
+        return len(self._views)
+
+    def read(self, pods: list[dict]) -> list[PodView]:
+        annotation_cache: dict = {}
+        views, remembered = [], {}
+        for pod in pods:
+            if not _may_ask_for_networks(pod):
+                continue
+            metadata = pod["metadata"]
+            key = (metadata.get("uid"), metadata.get("resourceVersion"))
+            known = type(key[0]) is str and type(key[1]) is str and all(key)
+            view = self._views.get(key) if known else None
+            if view is None:
+                view = read_pod(pod, annotation_cache)
+            if known:
+                remembered[key] = view
+            views.append(view)
+        self._views = remembered
+        return views
+
+
 def _may_ask_for_networks(pod) -> bool:
     """A cheap look before reading the whole pod: most pods of a cluster (its DaemonSets) ask
     for no secondary network."""
-    if not _is_dict(pod):
+    metadata = pod.get("metadata") if _is_dict(pod) else None
+    if not _is_dict(metadata):
         return False
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    annotations = metadata.get("annotations") or {}
     return _is_dict(annotations) and bool(annotations.get(NETWORKS_ANNOTATION))
 
 

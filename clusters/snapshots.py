@@ -5,6 +5,7 @@ the API answer from the last snapshot at once."""
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -67,6 +68,25 @@ def collect(kube: Kube, *, lab: bool = False) -> dict:
     return data
 
 
+READERS_KEPT = 8  # clusters whose last-read pods this process remembers
+
+_readers: OrderedDict[int, inspect.PodReader] = OrderedDict()
+
+
+def reader_for(cluster: Cluster) -> inspect.PodReader:
+    """The pod reader of the cluster's last refresh in this process (see inspect.PodReader),
+    for the few clusters refreshed most recently."""
+    reader = _readers.pop(cluster.pk, None) or inspect.PodReader()
+    _readers[cluster.pk] = reader
+    while len(_readers) > READERS_KEPT:
+        _readers.popitem(last=False)
+    return reader
+
+
+def forget_pods() -> None:
+    _readers.clear()
+
+
 def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
     """Pods in a bound plan's namespace are compared with that plan; the rest with no plan."""
     plans = {}
@@ -76,6 +96,7 @@ def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
     return inspect.inspect_cluster(
         data["pods"], data["events"], plans, nodes=data["nodes"], nads=data["nads"],
         ippools=data["ippools"], devices=data.get("devices") or None,
+        reader=reader_for(cluster),
     )  # fmt: skip
 
 
@@ -167,11 +188,14 @@ def store(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
 def refresh(cluster: Cluster) -> bool:
     """Take a new snapshot. When the cluster does not answer, the last snapshot stays and the
     error is recorded, so pages can say the data is stale."""
-    with collector_paused():  # millions of short-lived objects; see railstudio.gcpause
+    # Millions of short-lived objects (see railstudio.gcpause). They are dropped before the
+    # collector wakes up: its first pass would otherwise walk all of them.
+    with collector_paused():
         try:
             with Kube(target_for(cluster)) as kube:
                 data = collect(kube, lab=cluster.is_lab)
                 reports = reports_for(cluster, data)
+                del data
                 add_event_history(kube, reports)
         except KubeError as error:
             cluster.inspect_attempted_at = timezone.now()
@@ -179,6 +203,7 @@ def refresh(cluster: Cluster) -> bool:
             cluster.save(update_fields=["inspect_attempted_at", "inspect_error"])
             return False
         store(cluster, reports)
+        del reports
     return True
 
 

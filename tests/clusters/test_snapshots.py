@@ -52,3 +52,50 @@ def test_a_steady_cluster_rewrites_no_rows_and_changes_replace_only_their_row():
     assert cluster.inspect_summary["pods"] == 1
     stored = PodStatus.objects.get(name="first")
     assert stored.report == _reports(first)[0].to_dict() and len(stored.digest) == 32
+
+
+def _versioned(pod: dict, version: str) -> dict:
+    pod["metadata"]["resourceVersion"] = version
+    return pod
+
+
+def test_the_reader_reads_again_only_pods_whose_resource_version_changed():
+    reader = inspect.PodReader()
+    steady = _versioned(make_pod("steady", rails=(0,)), "10")
+    moving = _versioned(make_pod("moving", rails=(0,)), "11")
+    unversioned = make_pod("unversioned", rails=(0,))  # no resourceVersion: read every time
+    first = {view.name: view for view in reader.read([steady, moving, unversioned])}
+    assert reader.remembered == 2
+
+    moved = _versioned(make_pod("moving", rails=(0,)), "12")
+    status = moved["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"]
+    moved["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"] = status.replace(
+        "10.50.1.6", "10.99.0.7"
+    )
+    second = {view.name: view for view in reader.read([steady, moved, unversioned])}
+    assert second["steady"] is first["steady"]  # remembered
+    assert second["moving"] is not first["moving"]
+    assert second["moving"].status_entries[1]["ips"] == ["10.99.0.7"]
+    assert second["unversioned"] is not first["unversioned"]
+
+    reports = inspect.inspect_cluster([steady, moved], [], {NS: seed_plan_spec()}, reader=reader)
+    assert [r.interfaces[0].status for r in reports] == ["ok", "wrong_subnet"]
+    assert reader.remembered == 2
+    reader.read([steady])
+    assert reader.remembered == 1  # pods that are gone are forgotten
+
+
+@pytest.mark.django_db
+def test_each_cluster_keeps_its_own_reader_for_the_last_few_clusters():
+    snapshots.forget_pods()
+    clusters = [
+        Cluster.objects.create(name=f"c{index}", server="https://127.0.0.1:1")
+        for index in range(snapshots.READERS_KEPT + 1)
+    ]
+    first = snapshots.reader_for(clusters[0])
+    assert snapshots.reader_for(clusters[0]) is first
+    assert snapshots.reader_for(clusters[1]) is not first
+    for cluster in clusters[2:]:
+        snapshots.reader_for(cluster)
+    assert snapshots.reader_for(clusters[0]) is not first  # the oldest was let go
+    snapshots.forget_pods()
