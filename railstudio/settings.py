@@ -158,6 +158,9 @@ else:
 # How many independent calls one rollout sends to its cluster at once (reads, then each pass of
 # writes); each costs a round trip to a cluster that may be far away.
 ROLLOUT_PARALLEL_CALLS = int(os.environ.get("ROLLOUT_PARALLEL_CALLS", "8"))
+# Clusters whose pods a worker process remembers between refreshes, so that a refresh reads
+# again only the pods that changed (see clusters.inspect.PodReader).
+INSPECT_REMEMBERED_CLUSTERS = int(os.environ.get("INSPECT_REMEMBERED_CLUSTERS", "4"))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

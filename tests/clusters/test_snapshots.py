@@ -4,6 +4,7 @@ store rewrites only the rows whose report changed."""
 from dataclasses import replace
 
 import pytest
+from django.conf import settings
 
 from clusters import inspect, snapshots
 from clusters.models import Cluster, PodStatus
@@ -90,7 +91,7 @@ def test_each_cluster_keeps_its_own_reader_for_the_last_few_clusters():
     snapshots.forget_pods()
     clusters = [
         Cluster.objects.create(name=f"c{index}", server="https://127.0.0.1:1")
-        for index in range(snapshots.READERS_KEPT + 1)
+        for index in range(settings.INSPECT_REMEMBERED_CLUSTERS + 1)
     ]
     first = snapshots.reader_for(clusters[0])
     assert snapshots.reader_for(clusters[0]) is first
@@ -99,3 +100,11 @@ def test_each_cluster_keeps_its_own_reader_for_the_last_few_clusters():
         snapshots.reader_for(cluster)
     assert snapshots.reader_for(clusters[0]) is not first  # the oldest was let go
     snapshots.forget_pods()
+
+
+@pytest.mark.django_db
+def test_remembering_no_cluster_reads_every_pod_every_time(settings):
+    settings.INSPECT_REMEMBERED_CLUSTERS = 0
+    snapshots.forget_pods()
+    cluster = Cluster.objects.create(name="forgetful", server="https://127.0.0.1:1")
+    assert snapshots.reader_for(cluster) is not snapshots.reader_for(cluster)
