@@ -203,6 +203,7 @@ class PodView:
     status_error: str | None
     requests: dict[str, float]
     scheduling_message: str | None  # PodScheduled=False
+    pod_ip: str | None = None  # status.podIP: the default network's address
 
     @property
     def key(self) -> str:
@@ -260,6 +261,7 @@ def read_pod(pod: dict, annotation_cache: dict | None = None) -> PodView:
         status_error=status_error,
         requests=_pod_requests(containers, spec.get("initContainers") or []),
         scheduling_message=_unschedulable(status),
+        pod_ip=_text(status.get("podIP")),
     )
 
 
@@ -1075,6 +1077,8 @@ class PodReport:
     interfaces: list[InterfaceReport]
     events: list[dict]
     findings: list[Finding]
+    primary_ip: str | None = None  # eth0: the default network's address
+    primary_network: str | None = None  # the default network's name, as Multus reports it
 
     @property
     def problems(self) -> int:
@@ -1103,6 +1107,8 @@ class PodReport:
             "interfaces": [item.to_dict() for item in self.interfaces],
             "events": self.events,
             "findings": [item.to_dict() for item in self.findings],
+            "primary_ip": self.primary_ip,
+            "primary_network": self.primary_network,
             "ok": self.ok,
             "problems": self.problems,
         }
@@ -1110,6 +1116,8 @@ class PodReport:
 
 def _report(view: PodView, context: Context, interfaces, events, findings) -> PodReport:
     gpu_resource = context.gpu_resource
+    primary = next((entry for entry in view.status_entries if entry["default"]), None)
+    primary_ips = primary["ips"] if primary else []
     return PodReport(
         namespace=view.namespace,
         name=view.name,
@@ -1135,6 +1143,8 @@ def _report(view: PodView, context: Context, interfaces, events, findings) -> Po
         interfaces=interfaces,
         events=events,
         findings=findings,
+        primary_ip=primary_ips[0] if primary_ips else view.pod_ip,
+        primary_network=primary["name"] if primary else None,
     )
 
 

@@ -257,7 +257,9 @@ class _Spec:
 
 
 def _primary(report: dict, pod_cidr: str | None) -> _Spec:
-    address, network = primary_address(report.get("events") or [])
+    address, network = report.get("primary_ip"), report.get("primary_network")
+    if not address:  # snapshots taken before reports named it; Multus' events still may
+        address, network = primary_address(report.get("events") or [])
     cni = PRIMARY_CNI.get(network or "", "default CNI")
     lines = [
         f"control plane · pod CIDR {pod_cidr}" if pod_cidr else "control plane (pod CIDR)",

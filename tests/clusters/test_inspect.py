@@ -603,3 +603,12 @@ def test_numa_from_node_facts_comes_before_the_plan():
         "node",
     )
     assert interface(report, "net2").numa_source == "plan"
+
+
+def test_eth0_is_the_default_network_entry_else_the_pod_ip():
+    report = one([make_pod("with-status", rails=(0,))])
+    assert (report.primary_ip, report.primary_network) == ("10.100.0.3", "k8s-pod-network")
+    pending = make_pod("pending", rails=(0,), phase="Pending")
+    assert one([pending]).primary_ip is None
+    pending["status"]["podIP"] = "10.100.7.7"
+    assert one([pending]).primary_ip == "10.100.7.7"

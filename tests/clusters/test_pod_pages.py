@@ -152,6 +152,8 @@ def test_the_pod_page_draws_eth0_and_net1_to_net4_with_their_addresses(as_viewer
         assert f"rail {index} · 10.{50 + index}.0.0/16" in html
         assert interface["pci_address"] in html and interface["rdma_device"] in html
     assert "control plane · pod CIDR 10.100.0.0/16" in html
+    assert report["primary_ip"].startswith("10.100.") and report["primary_network"]
+    assert f"IP {report['primary_ip']}" in html  # eth0, from the default network's status
     assert 'data-problems="0"' in html and "if-bad" not in html
     assert "IPC_LOCK" in html and "nvidia.com/rail3_vf" in html  # capabilities, VFs
     # Healthy pods keep only warnings (none here), and the page says where the rest are.
