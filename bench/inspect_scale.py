@@ -87,8 +87,8 @@ def main():
                     data = snapshots.collect(kube)
                     fetched = time.perf_counter()
                     reports = snapshots.reports_for(cluster, data)
+                    del data  # as refresh() does: the lists go before the collector wakes
                     inspected = time.perf_counter()
-                    del data
                     snapshots.add_event_history(kube, reports)
                     histories = time.perf_counter()
                 snapshots.store(cluster, reports)
