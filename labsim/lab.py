@@ -19,6 +19,9 @@ from labsim.whereabouts import Whereabouts
 from labsim.workqueue import WorkQueue
 
 UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
+# A deleted namespace stays Terminating this long while the namespace controller empties it
+# (seconds on a real cluster); writes into it meanwhile are refused with 403.
+NAMESPACE_FINALIZE_SECONDS = 0.5
 
 
 class Lab:
@@ -218,7 +221,7 @@ class Lab:
         }
         updated["metadata"]["deletionTimestamp"] = now_rfc3339()
         stored = self.store.put(resource, updated)
-        self.work.call_later(0.02, self._finalize_namespace, name)
+        self.work.call_later(NAMESPACE_FINALIZE_SECONDS, self._finalize_namespace, name)
         return stored.obj
 
     def _finalize_namespace(self, name: str) -> None:
