@@ -77,6 +77,10 @@ def label_matcher(expression: str | None) -> Callable[[dict], bool] | None:
     return matches
 
 
+# Go booleans have no "unset": the API server formats a missing one as "false".
+BOOLEAN_FIELDS = {"spec.hostNetwork"}
+
+
 def field_value(obj: dict, path: str) -> str:
     if path == "source":
         source = obj.get("source") or {}
@@ -87,7 +91,7 @@ def field_value(obj: dict, path: str) -> str:
             return ""
         current = current.get(part)
     if current is None:
-        return ""
+        return "false" if path in BOOLEAN_FIELDS else ""
     if isinstance(current, bool):
         return "true" if current else "false"
     return str(current)

@@ -202,6 +202,11 @@ def test_core_pod_field_selectors(lab, core, custom):
     running = core.list_namespaced_pod(NAMESPACE, field_selector="status.phase=Running")
     assert [p.metadata.name for p in running.items] == ["worker-0"]
     assert core.list_namespaced_pod(NAMESPACE, field_selector="status.phase=Pending").items == []
+    # hostNetwork unset reads as false, as the API server formats Go booleans
+    pod_network = core.list_namespaced_pod(NAMESPACE, field_selector="spec.hostNetwork=false")
+    assert [p.metadata.name for p in pod_network.items] == ["worker-0"]
+    system = core.list_namespaced_pod("kube-system", field_selector="spec.hostNetwork=true")
+    assert system.items and all(p.spec.host_network for p in system.items)
     status, body = lab.request("GET", "/api/v1/pods?fieldSelector=spec.bogus%3D1")
     assert (status, body["message"]) == (400, "field label not supported: spec.bogus")
 
