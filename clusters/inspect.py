@@ -411,8 +411,12 @@ def group_events(events: list[dict]) -> dict[tuple[str, str], list[tuple]]:
 
 def events_of(view: PodView, grouped: dict) -> list[dict]:
     """The pod's events; events of an earlier pod of the same name (another uid) are left out."""
-    items = grouped.get((view.namespace, view.name), ())
-    return [event for _, uid, event in items if uid is None or not view.uid or uid == view.uid]
+    return _own_events(grouped, view.namespace, view.name, view.uid)
+
+
+def _own_events(grouped: dict, namespace: str, name: str, pod_uid: str | None) -> list[dict]:
+    items = grouped.get((namespace, name), ())
+    return [event for _, uid, event in items if uid is None or not pod_uid or uid == pod_uid]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1161,12 +1165,10 @@ def inspect_pods(
 ) -> list[PodReport]:
     """A report for every pod that asks for secondary networks (either annotation form), in the
     order given, optionally only those of `namespace`."""
-    if namespace is None:
-        return inspect_cluster(pods, events, {}, nodes=nodes, nads=nads, ippools=ippools,
-                               devices=devices, default_plan=plan)  # fmt: skip
+    plans = {} if namespace is None else {namespace: plan}
     return inspect_cluster(
-        pods, events, {namespace: plan}, nodes=nodes, nads=nads, ippools=ippools,
-        devices=devices, others=False,
+        pods, events, plans, nodes=nodes, nads=nads, ippools=ippools, devices=devices,
+        default_plan=plan, others=namespace is None,
     )  # fmt: skip
 
 
@@ -1264,8 +1266,7 @@ def _reports(views, context, grouped_events, devices, diagnose_view) -> list[Pod
 
 def events_for(report: PodReport, events: list[dict]) -> list[dict]:
     """A pod's events (as in its report: normalised, oldest first, this uid's) from a list."""
-    items = group_events(events).get((report.namespace, report.name), ())
-    return [e for _, uid, e in items if uid is None or not report.uid or uid == report.uid]
+    return _own_events(group_events(events), report.namespace, report.name, report.uid)
 
 
 def summarize(reports: list[PodReport]) -> dict:

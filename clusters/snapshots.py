@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import orjson
@@ -62,9 +61,11 @@ def collect(kube: Kube, *, lab: bool = False) -> dict:
         "nads": lambda: _optional_list(kube, NAD_API_VERSION, NAD_KIND),
         "ippools": lambda: _optional_list(kube, *IPPOOL),
     }
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        data = {name: future.result() for name, future in futures.items()}
+    names, data = list(calls), {}
+    for index, result, error in concurrently(list(calls.values()), len(calls)):
+        if error is not None:
+            raise error
+        data[names[index]] = result
     data["devices"] = lab_devices(kube, data["pods"]) if lab else {}
     return data
 
