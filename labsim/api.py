@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from labsim.exec_ws import pod_view, serve_exec, truthy
+from labsim.managed_fields import ManagedFields
 from labsim.meta import dumps
 from labsim.objects import APPLY
 from labsim.patching import parse_body
@@ -139,11 +140,22 @@ class ResourceApi:
         values = request.query.getall("dryRun", [])
         if isinstance(body, dict) and isinstance(body.get("dryRun"), list):
             values = values + body["dryRun"]
-        for value in values:
-            if value != "All":
-                raise bad_request(
-                    f'dryRun: Unsupported value: []string{{"{value}"}}: supported values: "All"'
-                )
+        if any(value != "All" for value in values):
+            options = _OPTIONS_KIND.get(request.method, "CreateOptions")
+            listed = ", ".join(f'"{value}"' for value in values)
+            message = f'Unsupported value: []string{{{listed}}}: supported values: "All"'
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{options}.meta.k8s.io "" is invalid: dryRun: {message}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": options,
+                    "causes": [
+                        {"reason": "FieldValueNotSupported", "message": message, "field": "dryRun"}
+                    ],
+                },
+            )
         return bool(values)
 
     def _object_response(self, request: web.Request, entry: Entry, status: int = 200):
@@ -200,6 +212,8 @@ class ResourceApi:
             )
             return web.Response(body=dumps(body), content_type=JSON)
         metadata = {"resourceVersion": str(list_version)}
+        if not resource.builtin:
+            metadata["continue"] = next_token  # custom resource lists always carry it
         if next_token:
             metadata["continue"] = next_token
             selectors = request.query.get("labelSelector") or request.query.get("fieldSelector")
@@ -289,6 +303,9 @@ class ResourceApi:
         body = await self._body(request)
         if not isinstance(body, dict):
             raise bad_request("the body of the request is not a JSON object")
+        if target.resource.virtual:
+            review = access_review(target.resource, body, self._manager(request))
+            return web.Response(status=201, body=dumps(review), content_type=JSON)
         entry = self.lab.objects.create(
             target.resource,
             self._namespace(target),
@@ -387,6 +404,41 @@ class ResourceApi:
             lines = lines[-tail:] if tail else []
         text = "".join(f"{line}\n" for line in lines)
         return web.Response(text=text, content_type="text/plain")
+
+
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+def access_review(resource: ResourceType, body: dict, manager: str) -> dict:
+    """A SelfSubjectAccessReview: the lab's one token may do everything, as a member of
+    system:masters may on a real cluster (no reason given)."""
+    if body.get("kind") not in (None, resource.kind) or body.get("apiVersion") not in (
+        None,
+        resource.api_version,
+    ):
+        raise bad_request(
+            f"the API version in the data ({body.get('apiVersion')}) does not match the "
+            f"expected API version ({resource.api_version})"
+        )
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    fields = ManagedFields([])
+    fields.record_update(None, {"spec": spec}, manager, resource.api_version, zero={"spec": {}})
+    metadata = {"creationTimestamp": None}
+    managed = fields.render()
+    if managed:
+        metadata["managedFields"] = managed
+    return {
+        "kind": resource.kind,
+        "apiVersion": resource.api_version,
+        "metadata": metadata,
+        "spec": spec,
+        "status": {"allowed": True},
+    }
 
 
 def entry_resource(registry, entry: Entry) -> ResourceType:

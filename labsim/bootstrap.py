@@ -19,12 +19,80 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def namespace_object(name: str) -> dict:
+    """A namespace as kube-apiserver (the system ones) or an admin's kubectl created it."""
+    manager = "kube-apiserver" if name in SYSTEM_NAMESPACES else "kubectl-create"
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": object_metadata(name, labels={"kubernetes.io/metadata.name": name}),
+        "metadata": object_metadata(
+            name,
+            labels={"kubernetes.io/metadata.name": name},
+            managedFields=[
+                {
+                    "manager": manager,
+                    "operation": "Update",
+                    "apiVersion": "v1",
+                    "time": now_rfc3339(),
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:status": {"f:phase": {}}},
+                }
+            ],
+        ),
         "spec": {"finalizers": ["kubernetes"]},
         "status": {"phase": "Active"},
+    }
+
+
+def default_service_account(namespace: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": object_metadata("default", namespace),
+    }
+
+
+def kubernetes_service(port: int) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": port}],
+            "clusterIP": "10.96.0.1",
+            "type": "ClusterIP",
+            "sessionAffinity": "None",
+        },
+    }
+
+
+def kube_dns_service() -> dict:
+    """As kubeadm installs CoreDNS's Service."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {
+                "k8s-app": "kube-dns",
+                "kubernetes.io/cluster-service": "true",
+                "kubernetes.io/name": "CoreDNS",
+            },
+            "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+        },
+        "spec": {
+            "ports": [
+                {"name": "dns", "protocol": "UDP", "port": 53, "targetPort": 53},
+                {"name": "dns-tcp", "protocol": "TCP", "port": 53, "targetPort": 53},
+                {"name": "metrics", "protocol": "TCP", "port": 9153, "targetPort": 9153},
+            ],
+            "selector": {"k8s-app": "kube-dns"},
+            "clusterIP": "10.96.0.10",
+        },
     }
 
 
@@ -229,8 +297,10 @@ def populate(lab) -> None:
     namespaces += [ns for ns in lab.spec.namespaces if ns not in namespaces]
     ns_type = registry.by_key("", "namespaces")
     configmaps = registry.by_key("", "configmaps")
+    accounts = registry.by_key("", "serviceaccounts")
     for name in namespaces:
         store.put(ns_type, namespace_object(name))
+        store.put(accounts, default_service_account(name))
         if lab.ca_pem:
             store.put(configmaps, root_ca_configmap(name, lab.ca_pem))
     crd_type = registry.by_key("apiextensions.k8s.io", "customresourcedefinitions")
@@ -262,6 +332,9 @@ def populate(lab) -> None:
             pod = system_pod(daemonset, node, node.internal_ip, host_network=True)
             lab.register_system_pod(store.put(pods, pod).obj, node)
     if lab.spec.nodes:
+        lab.objects.create(
+            registry.by_key("", "services"), "kube-system", kube_dns_service(), "kubeadm"
+        )
         deployment = store.put(registry.by_key("apps", "deployments"), coredns_deployment()).obj
         for replica in range(2):
             node = lab.spec.nodes[replica % len(lab.spec.nodes)]

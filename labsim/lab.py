@@ -19,6 +19,7 @@ from labsim.whereabouts import Whereabouts
 from labsim.workqueue import WorkQueue
 
 UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
+SERVICE_CIDR = "10.96.0.0/12"  # kubeadm's default --service-cluster-ip-range
 # A deleted namespace stays Terminating this long while the namespace controller empties it
 # (seconds on a real cluster); writes into it meanwhile are refused with 403.
 NAMESPACE_FINALIZE_SECONDS = 0.5
@@ -45,6 +46,10 @@ class Lab:
         self._nodes = self.registry.by_key("", "nodes")
         self._namespaces = self.registry.by_key("", "namespaces")
         self._configmaps = self.registry.by_key("", "configmaps")
+        self._services = self.registry.by_key("", "services")
+        self._accounts = self.registry.by_key("", "serviceaccounts")
+        self.service_ips = ServiceAddresses(SERVICE_CIDR)
+        self.objects.create_hooks[self._services.key] = self.service_ips.assign
         self.objects.delete_hooks[self._pods.key] = self.kubelet.delete_pod
         self.objects.delete_hooks[self._namespaces.key] = self._delete_namespace
         self.store.subscribe(self._on_change)
@@ -232,14 +237,52 @@ class Lab:
                 self.store.remove(resource, name, entry.name)
         self.store.remove(self._namespaces, "", name)
 
+    def publish_apiserver(self, port: int) -> None:
+        """The `kubernetes` Service, as kube-apiserver keeps it, once the port is known."""
+        self.objects.create(
+            self._services, "default", bootstrap.kubernetes_service(port), "kube-apiserver"
+        )
+
     def _on_change(self, resource, event) -> None:
-        if resource is self._namespaces and event.type == "ADDED" and self.ca_pem:
+        if resource is self._namespaces and event.type == "ADDED":
             name = event.entry.name
-            if self.store.get(self._configmaps, name, "kube-root-ca.crt") is None:
+            self.work.call_later(0, self._publish_default_account, name)
+            if self.ca_pem and self.store.get(self._configmaps, name, "kube-root-ca.crt") is None:
                 self.work.call_later(0, self._publish_root_ca, name)
+
+    def _publish_default_account(self, namespace: str) -> None:
+        """The service account controller gives every namespace a `default` ServiceAccount."""
+        if self.store.get(self._namespaces, "", namespace) is None:
+            return
+        if self.store.get(self._accounts, namespace, "default") is None:
+            self.store.put(self._accounts, bootstrap.default_service_account(namespace))
 
     def _publish_root_ca(self, namespace: str) -> None:
         if self.store.get(self._namespaces, "", namespace) is None:
             return
         if self.store.get(self._configmaps, namespace, "kube-root-ca.crt") is None:
             self.store.put(self._configmaps, bootstrap.root_ca_configmap(namespace, self.ca_pem))
+
+
+class ServiceAddresses:
+    """Cluster IPs from the service range: the first for `kubernetes`, the tenth for DNS, the
+    rest in turn (a real apiserver picks at random)."""
+
+    def __init__(self, cidr: str):
+        self.network = ipaddress.ip_network(cidr)
+        self.taken: set[str] = set()
+        self._next = 11
+
+    def assign(self, service: dict, dry_run: bool) -> None:
+        spec = service.setdefault("spec", {})
+        if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
+            return
+        address = spec.get("clusterIP")
+        if not address:
+            while str(self.network[self._next]) in self.taken:
+                self._next += 1
+            address = str(self.network[self._next])
+        spec["clusterIP"] = address
+        spec["clusterIPs"] = [address]
+        if not dry_run:
+            self.taken.add(address)

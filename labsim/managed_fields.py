@@ -40,62 +40,110 @@ def _top_level(obj: dict, skip_status: bool):
         yield key, value
 
 
-def field_paths(obj: dict, with_self_markers: bool, skip_status: bool) -> set[tuple]:
+APPLIED = "applied"  # an applied configuration: list items carry their own "." entry
+ADDED = "added"  # a subtree an update added: every map and list in it carries "."
+
+
+def field_paths(obj: dict, skip_status: bool) -> set[tuple]:
+    """The fields of an applied configuration, as structured-merge-diff sets them."""
     paths: set[tuple] = set()
     for key, value in _top_level(obj, skip_status):
-        _collect(("f:" + key,), key, value, paths, with_self_markers)
+        _collect(("f:" + key,), key, value, paths, APPLIED)
     return paths
 
 
+def list_keys(key: str, item) -> tuple[str, ...] | None:
+    """The keys of an associative list's items (container ports: containerPort+protocol,
+    service ports: port+protocol), by the list's field name."""
+    if key == "ports" and isinstance(item, dict):
+        return ("containerPort", "protocol") if "containerPort" in item else ("port", "protocol")
+    merge_key = MERGE_KEYS.get(key)
+    return (merge_key,) if merge_key else None
+
+
+def _keyed(items: list, key: str) -> bool:
+    if key not in MERGE_KEYS or not items:
+        return False
+    for item in items:
+        keys = list_keys(key, item)
+        if not isinstance(item, dict) or not keys or any(k not in item for k in keys):
+            return False
+    return True
+
+
+def _item_id(key: str, item: dict) -> tuple:
+    return tuple(json.dumps(item[k]) for k in list_keys(key, item))
+
+
 @functools.lru_cache(maxsize=8192)
-def _cached_item_token(merge_key: str, value) -> str:
+def _cached_item_token(merge_key: str, value: str) -> str:
     return "k:" + json.dumps({merge_key: value}, separators=(",", ":"))
 
 
-def _item_token(merge_key: str, value) -> str:
-    if isinstance(value, str):
-        return _cached_item_token(merge_key, value)
-    return "k:" + json.dumps({merge_key: value}, separators=(",", ":"))
+def _item_token(key: str, item: dict) -> str:
+    keys = list_keys(key, item)
+    if len(keys) == 1 and isinstance(item[keys[0]], str):
+        return _cached_item_token(keys[0], item[keys[0]])
+    return "k:" + json.dumps({k: item[k] for k in keys}, separators=(",", ":"))
 
 
-def _collect(path: tuple, key: str, value, paths: set, markers: bool) -> None:
-    if isinstance(value, dict) and value:
-        if markers and len(path) > 1:
+def _atomic(key: str, value) -> bool:
+    """Label selectors are atomic: owned and replaced as a whole."""
+    return (
+        key == "selector"
+        and isinstance(value, dict)
+        and bool(value)
+        and set(value) <= {"matchLabels", "matchExpressions"}
+    )
+
+
+def _is_set(path: tuple) -> bool:
+    """metadata.finalizers is a set of strings; other lists of scalars are atomic."""
+    return path[-2:] == ("f:metadata", "f:finalizers")
+
+
+def _collect(path: tuple, key: str, value, paths: set, mode: str) -> None:
+    if _atomic(key, value):
+        paths.add(path)
+    elif isinstance(value, dict) and value:
+        if mode == ADDED:
             paths.add((*path, "."))
         for child_key, child in value.items():
-            _collect((*path, "f:" + child_key), child_key, child, paths, markers)
-    elif isinstance(value, list) and value and key in MERGE_KEYS and _keyed(value, key):
-        merge_key = MERGE_KEYS[key]
+            _collect((*path, "f:" + child_key), child_key, child, paths, mode)
+    elif isinstance(value, list) and _keyed(value, key):
+        if mode == ADDED:
+            paths.add((*path, "."))
         for item in value:
-            item_path = (*path, _item_token(merge_key, item[merge_key]))
-            if markers:
-                paths.add((*item_path, "."))
+            item_path = (*path, _item_token(key, item))
+            paths.add((*item_path, "."))
             for child_key, child in item.items():
-                _collect((*item_path, "f:" + child_key), child_key, child, paths, markers)
-    elif isinstance(value, list) and value and key in PRIMITIVE_MERGE_LISTS:
+                _collect((*item_path, "f:" + child_key), child_key, child, paths, mode)
+    elif isinstance(value, list) and value and _is_set(path):
+        if mode == ADDED:
+            paths.add((*path, "."))
         for item in value:
             paths.add((*path, "v:" + json.dumps(item, separators=(",", ":"))))
     else:
         paths.add(path)
 
 
-def _keyed(items: list, key: str) -> bool:
-    merge_key = MERGE_KEYS[key]
-    return all(isinstance(item, dict) and merge_key in item for item in items)
-
-
 def _leaves(path: tuple, key: str, value) -> set[tuple]:
     paths: set[tuple] = set()
     if value is not _MISSING:
-        _collect(path, key, value, paths, True)
+        _collect(path, key, value, paths, ADDED)
     return paths
 
 
 def _diff(path: tuple, key: str, old, new, changed: set, removed: set) -> None:
-    """Collect the field paths that differ; shared (identical) subtrees are skipped."""
+    """Collect the field paths that differ; shared (identical) subtrees are skipped.
+
+    A map or list that was there (even empty or null) keeps no "." of its own when items are
+    added to it, as in structured-merge-diff's comparison."""
     if old is new:
         return
-    if isinstance(old, dict) and isinstance(new, dict) and old and new:
+    if old is None and isinstance(new, dict | list) and new and not _atomic(key, new):
+        old = type(new)()
+    if isinstance(old, dict) and isinstance(new, dict) and new and not _atomic(key, new):
         for child_key, child in new.items():
             _diff(
                 (*path, "f:" + child_key),
@@ -111,17 +159,13 @@ def _diff(path: tuple, key: str, old, new, changed: set, removed: set) -> None:
     if (
         isinstance(old, list)
         and isinstance(new, list)
-        and old
-        and new
-        and key in MERGE_KEYS
-        and _keyed(old, key)
         and _keyed(new, key)
+        and (not old or _keyed(old, key))
     ):
-        merge_key = MERGE_KEYS[key]
-        old_items = {json.dumps(i[merge_key]): i for i in old}
+        old_items = {_item_id(key, i): i for i in old}
         for item in new:
-            token = _item_token(merge_key, item[merge_key])
-            before = old_items.pop(json.dumps(item[merge_key]), _MISSING)
+            token = _item_token(key, item)
+            before = old_items.pop(_item_id(key, item), _MISSING)
             if before is _MISSING:
                 changed |= _leaves((*path, token), key + "[]", item) | {(*path, token, ".")}
                 continue
@@ -136,8 +180,8 @@ def _diff(path: tuple, key: str, old, new, changed: set, removed: set) -> None:
                 )
             for child_key in before.keys() - item.keys():
                 removed |= _leaves((*path, token, "f:" + child_key), child_key, before[child_key])
-        for value, item in old_items.items():
-            token = _item_token(merge_key, json.loads(value))
+        for item in old_items.values():
+            token = _item_token(key, item)
             removed |= _leaves((*path, token), key + "[]", item) | {(*path, token, ".")}
         return
     if old != new:
@@ -153,6 +197,7 @@ def diff_paths(old: dict, new: dict, skip_status: bool) -> tuple[set[tuple], set
     removed: set[tuple] = set()
     old_top = dict(_top_level(old, skip_status))
     new_top = dict(_top_level(new, skip_status))
+    old_top.setdefault("metadata", {})  # every object has metadata
     for key, value in new_top.items():
         _diff(("f:" + key,), key, old_top.get(key, _MISSING), value, changed, removed)
     for key in old_top.keys() - new_top.keys():
@@ -324,11 +369,10 @@ class ManagedFields:
         api_version: str,
         subresource: str = "",
         skip_status: bool = False,
+        zero: dict | None = None,
     ) -> None:
-        if old is None:
-            changed, removed = field_paths(new, True, skip_status), set()
-        else:
-            changed, removed = diff_paths(old, new, skip_status)
+        """An update's fields; a create's are compared with the kind's empty object `zero`."""
+        changed, removed = diff_paths(old if old is not None else zero or {}, new, skip_status)
         if not changed and not removed:
             return
         touched = changed | removed
@@ -340,6 +384,11 @@ class ManagedFields:
         entry["meta"]["time"] = now_rfc3339()
         entry["dirty"] = True
 
+    def record_existing(self, obj: dict, api_version: str) -> None:
+        entry = self._entry("before-first-apply", "Update", api_version, "")
+        self._set_paths(entry, frozenset(field_paths(obj, skip_status=False)))
+        entry["meta"]["time"] = now_rfc3339()
+
     def apply(
         self,
         current: dict,
@@ -350,7 +399,7 @@ class ManagedFields:
         skip_status: bool,
     ) -> dict:
         """Merge an applied configuration into `current`; raise 409 on conflicts."""
-        applied_paths = frozenset(field_paths(applied, False, skip_status))
+        applied_paths = frozenset(field_paths(applied, skip_status))
         own = self._entry(manager, "Apply", api_version, "")
         conflicts = []
         for entry in self.entries:
@@ -443,14 +492,13 @@ def merge_applied(current, applied, skip_status: bool, key: str = ""):
     if (
         isinstance(applied, list)
         and isinstance(current, list)
-        and key in MERGE_KEYS
         and _keyed(applied, key)
-        and _keyed(current, key)
+        and (not current or _keyed(current, key))
     ):
-        merge_key = MERGE_KEYS[key]
         result = list(current)
         for item in applied:
-            index = next((i for i, e in enumerate(result) if e[merge_key] == item[merge_key]), None)
+            wanted = _item_id(key, item)
+            index = next((i for i, e in enumerate(result) if _item_id(key, e) == wanted), None)
             if index is None:
                 result.append(copy.deepcopy(item))
             else:

@@ -8,7 +8,7 @@ import copy
 import json
 from collections.abc import Callable
 
-from labsim.defaults import apply_defaults
+from labsim.defaults import admit, apply_defaults, zero_object
 from labsim.managed_fields import ManagedFields
 from labsim.meta import name_suffix, new_uid, now_rfc3339, ordered_object
 from labsim.patching import json_patch, merge_patch, strategic_merge_patch
@@ -17,7 +17,6 @@ from labsim.status import (
     ApiError,
     already_exists,
     bad_request,
-    conflict,
     not_found,
     stale_conflict,
     success,
@@ -40,6 +39,8 @@ class ObjectService:
         self.registry = registry
         self.namespaces = registry.by_key("", "namespaces")
         self.delete_hooks: dict[tuple, DeleteHook] = {}
+        # What the registry does to a new object after admission (a Service's cluster IP).
+        self.create_hooks: dict[tuple, Callable[[dict, bool], None]] = {}
 
     # Reads -------------------------------------------------------------------------------
 
@@ -80,18 +81,26 @@ class ObjectService:
             metadata.pop(key, None)
         if "status" in resource.subresources:
             obj.pop("status", None)
-        obj = apply_defaults(resource, obj)
-        obj = validate(resource, obj)
+        obj = validate(resource, apply_defaults(resource, obj))
+        fields = ManagedFields([])
+        fields.record_update(
+            None,
+            obj,
+            manager,
+            resource.api_version,
+            skip_status="status" in resource.subresources,
+            zero=zero_object(resource),
+        )
+        obj = admit(resource, obj)
+        metadata = obj["metadata"]
         if self.store.get(resource, namespace if resource.namespaced else "", metadata["name"]):
             raise already_exists(resource, metadata["name"])
+        if resource.key in self.create_hooks:
+            self.create_hooks[resource.key](obj, dry_run)
         metadata["uid"] = new_uid()
         metadata["creationTimestamp"] = now_rfc3339()
         if resource.has_generation or not resource.builtin:
             metadata["generation"] = 1
-        fields = ManagedFields([])
-        fields.record_update(
-            None, obj, manager, resource.api_version, skip_status="status" in resource.subresources
-        )
         metadata["managedFields"] = fields.render()
         if dry_run:
             return Entry(ordered_object(obj, resource.kind, resource.api_version), resource.builtin)
@@ -111,9 +120,11 @@ class ObjectService:
         if resource.namespaced:
             self._check_namespace_accepts(resource, namespace, name)
         obj.pop("status", None)
-        obj = apply_defaults(resource, obj)
+        obj = admit(resource, apply_defaults(resource, obj))
         obj = validate(resource, obj)
         metadata = obj["metadata"]
+        if resource.key in self.create_hooks:
+            self.create_hooks[resource.key](obj, dry_run)
         if resource.namespaced:
             metadata["namespace"] = namespace
         metadata["uid"] = new_uid()
@@ -233,6 +244,10 @@ class ObjectService:
                 resource, namespace, name, applied, manager, dry_run
             ), True
         fields = ManagedFields(current.obj["metadata"].get("managedFields"))
+        if not fields.entries:
+            # An object nobody's fields are recorded for: what it has belongs to
+            # "before-first-apply", so the first apply can tell its own fields from others'.
+            fields.record_existing(current.obj, resource.api_version)
         skip_status = "status" in resource.subresources and not subresource
         merged = fields.apply(
             current.obj, applied, manager, resource.api_version, force, skip_status
@@ -400,9 +415,17 @@ class ObjectService:
         if entry is None:
             raise not_found(self.namespaces, namespace)
         if (entry.obj.get("status") or {}).get("phase") == "Terminating":
-            details = {"name": name, "kind": resource.plural}
+            details = {"name": name}
             if resource.group:
                 details["group"] = resource.group
+            details["kind"] = resource.plural
+            details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
             raise ApiError(
                 403,
                 "Forbidden",
@@ -414,22 +437,22 @@ class ObjectService:
 
 def _check_preconditions(resource, current: Entry, preconditions: dict) -> None:
     metadata = current.obj["metadata"]
-    uid = preconditions.get("uid")
-    if uid and uid != metadata["uid"]:
-        raise conflict(
-            resource,
-            metadata["name"],
-            f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
-            f"{metadata['uid']}",
-        )
-    version = preconditions.get("resourceVersion")
-    if version and version != metadata["resourceVersion"]:
-        raise conflict(
-            resource,
-            metadata["name"],
-            f"Precondition failed: ResourceVersion in precondition: {version}, "
-            f"ResourceVersion in object meta: {metadata['resourceVersion']}",
-        )
+    checks = (
+        ("uid", "UID", "The object might have been deleted and then recreated"),
+        ("resourceVersion", "ResourceVersion", "The object might have been modified"),
+    )
+    for key, label, hint in checks:
+        wanted = preconditions.get(key)
+        if wanted and wanted != metadata[key]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource.kind} "{metadata["name"]}": the '
+                f"{label} in the precondition ({wanted}) does not match the {label} in record "
+                f"({metadata[key]}). {hint}",
+                {"name": metadata["name"], **({"group": resource.group} if resource.group else {}),
+                 "kind": resource.kind},
+            )  # fmt: skip
 
 
 def _spec_changed(old: dict, new: dict) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from labsim.spec import Components
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+# The order the apiserver lists a custom resource's verbs in.
+CUSTOM_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
 READ_VERBS = ("get", "list", "watch")
 
 # Field selectors each built-in type supports besides metadata.name and metadata.namespace.
@@ -52,6 +54,7 @@ class ResourceType:
     schema: dict | None = field(default=None, compare=False, hash=False)
     has_generation: bool = False
     watch_history: int | None = None
+    virtual: bool = False  # answered but never stored (reviews)
 
     @property
     def api_version(self) -> str:
@@ -82,24 +85,38 @@ class ResourceType:
         return verb in self.verbs
 
 
+_API_VERSION_DOC = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers "
+    "should convert recognized schemas to the latest internal value, and may reject "
+    "unrecognized values. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"
+)
+_KIND_DOC = (
+    "Kind is a string value representing the REST resource this object represents. Servers may "
+    "infer this from the endpoint the client submits requests to. Cannot be updated. In "
+    "CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"
+)
+# As in upstream multus-cni's deployments/multus-daemonset.yml.
 NAD_SCHEMA = {
-    "type": "object",
     "description": "NetworkAttachmentDefinition is a CRD schema specified by the Network "
     "Plumbing Working Group to express the intent for attaching pods to one or more logical "
-    "or physical networks.",
+    "or physical networks. More information available at: "
+    "https://github.com/k8snetworkplumbingwg/multi-net-spec",
+    "type": "object",
     "properties": {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
+        "apiVersion": {"description": _API_VERSION_DOC, "type": "string"},
+        "kind": {"description": _KIND_DOC, "type": "string"},
         "metadata": {"type": "object"},
         "spec": {
-            "type": "object",
             "description": "NetworkAttachmentDefinition spec defines the desired state of a "
             "network attachment",
+            "type": "object",
             "properties": {
                 "config": {
-                    "type": "string",
                     "description": "NetworkAttachmentDefinition config is a JSON-formatted CNI "
                     "configuration",
+                    "type": "string",
                 }
             },
         },
@@ -185,6 +202,19 @@ CORE = [
     ResourceType("", "v1", "events", "event", "Event", True, ("ev",), field_selectors=EVENT_FIELDS),
     ResourceType("", "v1", "podtemplates", "podtemplate", "PodTemplate", True),
     ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",)),
+    ResourceType(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        True,
+        ("svc",),
+        ("create", "delete", "get", "list", "patch", "update", "watch"),
+        categories=("all",),
+        subresources=("status",),
+    ),
+    ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)),
 ]
 APPS = [
     ResourceType(
@@ -213,6 +243,16 @@ APPS = [
     ),
 ]
 LEASE_TYPE = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
+ACCESS_REVIEW_TYPE = ResourceType(
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectaccessreviews",
+    "selfsubjectaccessreview",
+    "SelfSubjectAccessReview",
+    False,
+    verbs=("create",),
+    virtual=True,
+)
 CRD_TYPE = ResourceType(
     "apiextensions.k8s.io",
     "v1",
@@ -232,6 +272,7 @@ NAD_TYPE = ResourceType(
     "NetworkAttachmentDefinition",
     True,
     ("net-attach-def",),
+    CUSTOM_VERBS,
     builtin=False,
     schema=NAD_SCHEMA,
     has_generation=True,
@@ -243,6 +284,7 @@ IPPOOL_TYPE = ResourceType(
     "ippool",
     "IPPool",
     True,
+    verbs=CUSTOM_VERBS,
     builtin=False,
     schema=IPPOOL_SCHEMA,
     has_generation=True,
@@ -275,7 +317,7 @@ class Registry:
         if components.sriov_device_plugin:
             custom.append(SRIOV_NODE_STATE_TYPE)
         self.custom_types = custom
-        self.types = [*CORE, *APPS, LEASE_TYPE, CRD_TYPE, *custom]
+        self.types = [*CORE, *APPS, LEASE_TYPE, ACCESS_REVIEW_TYPE, CRD_TYPE, *custom]
         self._by_path = {(t.group, t.version, t.plural): t for t in self.types}
         self._by_kind = {(t.api_version, t.kind): t for t in self.types}
         self.group_versions: dict[str, list[str]] = {}
@@ -345,7 +387,8 @@ class Registry:
                 entry["shortNames"] = list(t.short_names)
             if t.categories:
                 entry["categories"] = list(t.categories)
-            entry["storageVersionHash"] = _storage_hash(t)
+            if not t.virtual:
+                entry["storageVersionHash"] = _storage_hash(t)
             resources.append(entry)
             resources.extend(_subresource_entries(t))
         return {

@@ -12,7 +12,7 @@ from labsim.api import ResourceApi
 from labsim.faults import FaultError
 from labsim.lab import Lab
 from labsim.meta import dumps
-from labsim.openapi import PROTOBUF_MEDIA_TYPE, json_document, protobuf_document
+from labsim.openapi import PROTOBUF_MEDIA_TYPE, OpenApi
 from labsim.spec import LabSpec
 from labsim.status import ApiError, service_unavailable, unauthorized
 from labsim.tls import Credentials, make_credentials, write_kubeconfig
@@ -41,6 +41,7 @@ class LabServer:
         self.credentials: Credentials = make_credentials([host, "127.0.0.1"], token)
         self.lab = Lab(spec, self.credentials.ca_pem)
         self.lab.on_unavailable = self._on_unavailable
+        self.openapi = OpenApi(spec.kubernetes_version, self.lab.registry)
         self._workdir = workdir
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._runner: web.AppRunner | None = None
@@ -71,6 +72,7 @@ class LabServer:
         )
         await self._runner.setup()
         await self._listen()
+        self.lab.publish_apiserver(self.port)
 
     async def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
@@ -233,10 +235,11 @@ class LabServer:
         return web.Response(text="ok", content_type="text/plain")
 
     async def _openapi(self, request):
-        version = self.lab.spec.kubernetes_version
         if "protobuf" in request.headers.get("Accept", ""):
-            return web.Response(body=protobuf_document(version), content_type=PROTOBUF_MEDIA_TYPE)
-        return _json(json_document(version, self.lab.registry))
+            body = await asyncio.to_thread(self.openapi.protobuf)
+            return web.Response(body=body, content_type=PROTOBUF_MEDIA_TYPE)
+        body = await asyncio.to_thread(self.openapi.json)
+        return web.Response(body=body, content_type=JSON)
 
     # Admin -------------------------------------------------------------------------------
 

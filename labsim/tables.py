@@ -1,36 +1,41 @@
-"""`Table` responses (meta.k8s.io/v1), which kubectl asks for to print `get` output."""
+"""`Table` responses (meta.k8s.io/v1), which kubectl asks for to print `get` output: the
+columns kube-apiserver defines for each kind, and its rows."""
+
+import functools
+import json
+from pathlib import Path
 
 from labsim.meta import age
 
-_NAME_COLUMN = {
-    "name": "Name",
-    "type": "string",
-    "format": "name",
-    "description": "Name must be unique within a namespace. Is required when creating "
-    "resources, although some resources may allow a client to request the generation of an "
-    "appropriate name automatically. Name is primarily intended for creation idempotence and "
-    "configuration definition. Cannot be updated. More info: "
-    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-    "priority": 0,
-}
-_AGE_COLUMN = {
-    "name": "Age",
-    "type": "string",
-    "format": "",
-    "description": "CreationTimestamp is a timestamp representing the server time when this "
-    "object was created.",
-    "priority": 0,
-}
+COLUMNS = Path(__file__).parent / "data" / "table-columns.json"
 
 
-def _column(name: str, kind: str = "string", priority: int = 0, description: str = "") -> dict:
-    return {
-        "name": name,
-        "type": kind,
-        "format": "",
-        "description": description,
-        "priority": priority,
-    }
+@functools.lru_cache(maxsize=1)
+def _recorded_columns() -> dict:
+    """Column definitions as kube-apiserver serves them (recorded by
+    tests/labsim/realk8s/record.py)."""
+    return json.loads(COLUMNS.read_text())
+
+
+def _list(values) -> str:
+    return ",".join(values) or "<none>"
+
+
+def _labels(labels: dict | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (labels or {}).items()) or "<none>"
+
+
+def _selector(selector: dict | None) -> str:
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        values = ",".join(expression.get("values") or [])
+        parts.append(f"{expression.get('key')} {expression.get('operator', '').lower()} ({values})")
+    return ",".join(parts) or "<none>"
+
+
+def _containers(template: dict) -> list[dict]:
+    return ((template or {}).get("spec") or {}).get("containers") or []
 
 
 def _pod_row(pod: dict) -> list:
@@ -91,7 +96,9 @@ def _node_row(node: dict) -> list:
 
 def _daemonset_row(ds: dict) -> list:
     status = ds.get("status") or {}
-    selector = ((ds.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector")
+    spec = ds.get("spec") or {}
+    template = spec.get("template") or {}
+    containers = _containers(template)
     return [
         ds["metadata"]["name"],
         status.get("desiredNumberScheduled", 0),
@@ -99,31 +106,98 @@ def _daemonset_row(ds: dict) -> list:
         status.get("numberReady", 0),
         status.get("updatedNumberScheduled", 0),
         status.get("numberAvailable", 0),
-        ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or "<none>",
+        _labels((template.get("spec") or {}).get("nodeSelector")),
         age(ds["metadata"].get("creationTimestamp")),
+        _list(c.get("name", "") for c in containers),
+        _list(c.get("image", "") for c in containers),
+        _selector(spec.get("selector")),
     ]
 
 
 def _deployment_row(deployment: dict) -> list:
     status = deployment.get("status") or {}
-    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    spec = deployment.get("spec") or {}
+    containers = _containers(spec.get("template"))
     return [
         deployment["metadata"]["name"],
-        f"{status.get('readyReplicas', 0)}/{replicas}",
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
         status.get("updatedReplicas", 0),
         status.get("availableReplicas", 0),
         age(deployment["metadata"].get("creationTimestamp")),
+        _list(c.get("name", "") for c in containers),
+        _list(c.get("image", "") for c in containers),
+        _selector(spec.get("selector")),
     ]
 
 
 def _event_row(event: dict) -> list:
     involved = event.get("involvedObject") or {}
+    source = event.get("source") or {}
+    origin = source.get("component") or event.get("reportingComponent") or ""
+    if source.get("host"):
+        origin = f"{origin}, {source['host']}"
+    last = event.get("lastTimestamp") or event.get("eventTime")
+    first = event.get("firstTimestamp") or event.get("eventTime")
     return [
-        age(event.get("lastTimestamp")),
+        age(last),
         event.get("type", ""),
         event.get("reason", ""),
         f"{(involved.get('kind') or '').lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        origin,
         event.get("message", ""),
+        age(first),
+        event.get("count", 1),
+        event["metadata"]["name"],
+    ]
+
+
+def _podtemplate_row(template: dict) -> list:
+    inner = template.get("template") or {}
+    containers = _containers(inner)
+    return [
+        template["metadata"]["name"],
+        _list(c.get("name", "") for c in containers),
+        _list(c.get("image", "") for c in containers),
+        _labels((inner.get("metadata") or {}).get("labels")),
+    ]
+
+
+def _configmap_row(configmap: dict) -> list:
+    count = len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {})
+    return [
+        configmap["metadata"]["name"],
+        count,
+        age(configmap["metadata"].get("creationTimestamp")),
+    ]
+
+
+def _service_port(port: dict) -> str:
+    text = str(port.get("port"))
+    if port.get("nodePort"):
+        text += f":{port['nodePort']}"
+    return f"{text}/{port.get('protocol', 'TCP')}"
+
+
+def _service_row(service: dict) -> list:
+    spec = service.get("spec") or {}
+    external = ",".join(spec.get("externalIPs") or []) or "<none>"
+    return [
+        service["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP") or "<none>",
+        external,
+        ",".join(_service_port(p) for p in spec.get("ports") or []) or "<none>",
+        age(service["metadata"].get("creationTimestamp")),
+        _labels(spec.get("selector")),
+    ]
+
+
+def _serviceaccount_row(account: dict) -> list:
+    return [
+        account["metadata"]["name"],
+        len(account.get("secrets") or []),
+        age(account["metadata"].get("creationTimestamp")),
     ]
 
 
@@ -135,71 +209,33 @@ def _namespace_row(namespace: dict) -> list:
     ]
 
 
-_LAYOUTS = {
-    ("", "pods"): (
-        [
-            _NAME_COLUMN,
-            _column("Ready"),
-            _column("Status"),
-            _column("Restarts", "string"),
-            _AGE_COLUMN,
-            _column("IP", priority=1),
-            _column("Node", priority=1),
-            _column("Nominated Node", priority=1),
-            _column("Readiness Gates", priority=1),
-        ],
-        _pod_row,
-    ),
-    ("", "nodes"): (
-        [
-            _NAME_COLUMN,
-            _column("Status"),
-            _column("Roles"),
-            _AGE_COLUMN,
-            _column("Version"),
-            _column("Internal-IP", priority=1),
-            _column("External-IP", priority=1),
-            _column("OS-Image", priority=1),
-            _column("Kernel-Version", priority=1),
-            _column("Container-Runtime", priority=1),
-        ],
-        _node_row,
-    ),
-    ("apps", "daemonsets"): (
-        [
-            _NAME_COLUMN,
-            _column("Desired", "integer"),
-            _column("Current", "integer"),
-            _column("Ready", "integer"),
-            _column("Up-to-date", "integer"),
-            _column("Available", "integer"),
-            _column("Node Selector"),
-            _AGE_COLUMN,
-        ],
-        _daemonset_row,
-    ),
-    ("apps", "deployments"): (
-        [
-            _NAME_COLUMN,
-            _column("Ready"),
-            _column("Up-to-date", "integer"),
-            _column("Available", "integer"),
-            _AGE_COLUMN,
-        ],
-        _deployment_row,
-    ),
-    ("", "events"): (
-        [
-            _column("Last Seen"),
-            _column("Type"),
-            _column("Reason"),
-            _column("Object"),
-            _column("Message"),
-        ],
-        _event_row,
-    ),
-    ("", "namespaces"): ([_NAME_COLUMN, _column("Status"), _AGE_COLUMN], _namespace_row),
+_ROWS = {
+    ("", "pods"): _pod_row,
+    ("", "nodes"): _node_row,
+    ("", "events"): _event_row,
+    ("", "namespaces"): _namespace_row,
+    ("", "podtemplates"): _podtemplate_row,
+    ("", "configmaps"): _configmap_row,
+    ("", "services"): _service_row,
+    ("", "serviceaccounts"): _serviceaccount_row,
+    ("apps", "daemonsets"): _daemonset_row,
+    ("apps", "deployments"): _deployment_row,
 }
+# Kinds without a printer of their own get name and creation time.
+_DEFAULT_COLUMNS = [
+    {"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0},
+    {"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0},
+]
+
+
+def _layout(resource):
+    columns = _recorded_columns()
+    if not resource.builtin:
+        return columns["custom"], _default_row
+    key = f"{resource.group}/{resource.plural}" if resource.group else resource.plural
+    if key in columns and resource.key in _ROWS:
+        return columns[key], _ROWS[resource.key]
+    return _DEFAULT_COLUMNS, _default_row
 
 
 def _default_row(obj: dict) -> list:
@@ -217,7 +253,7 @@ def table(
     include_object: str,
     continue_token: str = "",
 ) -> dict:
-    columns, row_for = _LAYOUTS.get(resource.key, ([_NAME_COLUMN, _AGE_COLUMN], _default_row))
+    columns, row_for = _layout(resource)
     rows = []
     for obj in objects:
         row = {"cells": row_for(obj)}

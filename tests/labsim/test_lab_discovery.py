@@ -28,6 +28,7 @@ def test_version_and_api_roots_with_and_without_trailing_slash(shared_lab):
             "apps": "apps/v1",
             "coordination.k8s.io": "coordination.k8s.io/v1",
             "apiextensions.k8s.io": "apiextensions.k8s.io/v1",
+            "authorization.k8s.io": "authorization.k8s.io/v1",
             "k8s.cni.cncf.io": "k8s.cni.cncf.io/v1",
             "whereabouts.cni.cncf.io": "whereabouts.cni.cncf.io/v1alpha1",
             "sriovnetwork.openshift.io": "sriovnetwork.openshift.io/v1",
@@ -92,6 +93,53 @@ def test_openapi_v2_as_json_and_protobuf(shared_lab):
     with urllib.request.urlopen(request, context=context, timeout=5) as response:
         body = response.read()
     assert body.startswith(b"\n\x032.0\x12")  # field 1 "2.0", then field 2 (Info)
+    top = dict(_fields(body))
+    assert len(list(_fields(top[8]))) == len(document["paths"])  # Paths: one NamedPathItem each
+    assert len(list(_fields(top[9]))) == len(document["definitions"])
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+
+
+def _fields(data: bytes):
+    """(field number, payload) of each length-delimited field of a protobuf message."""
+    at = 0
+    while at < len(data):
+        key, at = _varint(data, at)
+        assert key & 7 == 2, "only length-delimited fields at this level"
+        length, at = _varint(data, at)
+        yield key >> 3, data[at : at + length]
+        at += length
+
+
+def test_openapi_v2_describes_every_served_kind_for_kubectl(shared_lab):
+    """kubectl's dry-run check, diff and explain read the paths' actions and the definitions."""
+    _, document = shared_lab.request("GET", "/openapi/v2")
+    kinds = {}
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get("x-kubernetes-action") == "patch":
+                gvk = operation["x-kubernetes-group-version-kind"]
+                names = [p.get("name") for p in operation["parameters"]]
+                kinds[gvk["kind"]] = "dryRun" in names
+    for kind in ("PodTemplate", "Pod", "Namespace", "ConfigMap", "Service", "Deployment",
+                 "DaemonSet", "Event", "NetworkAttachmentDefinition", "IPPool"):  # fmt: skip
+        assert kinds.get(kind) is True, kind
+    assert "Node" in kinds and "SriovNetworkNodeState" not in kinds  # read-only there
+    defined = {
+        gvk["kind"]
+        for schema in document["definitions"].values()
+        for gvk in schema.get("x-kubernetes-group-version-kind") or []
+    }
+    assert {"Pod", "PodTemplate", "NetworkAttachmentDefinition", "IPPool", "Status"} <= defined
 
 
 def test_request_without_token_gets_401_status(shared_lab):
