@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from labsim import protobuf
 from labsim.exec_ws import pod_view, serve_exec, truthy
 from labsim.managed_fields import ManagedFields
 from labsim.meta import dumps
@@ -15,7 +16,13 @@ from labsim.objects import APPLY
 from labsim.patching import parse_body
 from labsim.resources import ResourceType
 from labsim.selectors import field_matcher, label_matcher
-from labsim.status import ApiError, bad_request, method_not_allowed, resource_not_found
+from labsim.status import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    resource_not_found,
+    unsupported_media_type,
+)
 from labsim.store import Entry
 from labsim.tables import table, wants_table
 
@@ -124,6 +131,13 @@ class ResourceApi:
         raw = await request.read()
         if not raw:
             raise bad_request("the body of the request was empty")
+        if "protobuf" in (content_type or request.content_type):
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufError, UnicodeDecodeError) as error:
+                raise unsupported_media_type(
+                    ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
+                ) from error
         try:
             return parse_body(raw, content_type or request.content_type)
         except ValueError as error:

@@ -77,6 +77,13 @@ def dumps(obj) -> bytes:
 _OMIT_WHEN_EMPTY = ("labels", "annotations", "ownerReferences", "finalizers", "managedFields")
 
 
+def drop_empty_metadata(metadata: dict) -> None:
+    """ObjectMeta's maps and lists are omitempty: `annotations: {}` is no annotations."""
+    for key in _OMIT_WHEN_EMPTY:
+        if key in metadata and not metadata[key]:
+            del metadata[key]
+
+
 def ordered_metadata(metadata: dict) -> dict:
     """ObjectMeta field order; empty maps and lists are omitted as Go's omitempty does."""
     ordered = {key: metadata[key] for key in METADATA_KEY_ORDER if key in metadata}

