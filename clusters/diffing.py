@@ -1,16 +1,23 @@
-"""What a rollout would change: desired objects against live ones. Pure.
+"""What a rollout would change: live objects against what the server would make of ours. Pure.
 
-Live objects carry fields the server owns (status, uid, managedFields, defaults); an object is
-"unchanged" when every field Rail Studio sets has the same value live. Lists are compared whole.
+As `kubectl diff` does, an object is compared with the result of a server-side dry-run apply of
+it (clusters.preview), never with our request: the server fills in defaults (a PodTemplate's
+terminationMessagePath, imagePullPolicy, ...), keeps fields other managers own, and drops what
+we no longer set. An object is "unchanged" when that result equals the live object apart from
+bookkeeping (resourceVersion, generation, managedFields) and status. Strings holding JSON (a
+NAD's spec.config, the networks annotation) are compared as data, so re-serialising them is not
+a change.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
 
 from planner import yamlio
 
+BOOKKEEPING = {"resourceVersion", "generation", "managedFields", "selfLink"}
 SERVER_METADATA = {
     "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
     "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers",
@@ -34,13 +41,6 @@ def key_of(obj: dict) -> Key:
 
 def managed_selector(plan_slug: str) -> str:
     return f"{MANAGED_BY}=railstudio,{PLAN_LABEL}={plan_slug}"
-
-
-def project(live, desired):
-    """The part of `live` that `desired` speaks about."""
-    if isinstance(desired, dict) and isinstance(live, dict):
-        return {key: project(live.get(key), value) for key, value in desired.items() if key in live}
-    return live
 
 
 def clean(obj: dict) -> dict:
@@ -80,6 +80,7 @@ class Change:
     obj: dict
     action: str  # create | change | unchanged | prune
     diff: str
+    error: str = ""  # the server refused the dry run: the object cannot be applied as it is
 
     @property
     def key(self) -> Key:
@@ -91,10 +92,53 @@ class Change:
         return f"{kind}/{namespace + '/' if namespace else ''}{name}"
 
 
+def as_data(value):
+    """A value with every string that holds a JSON object or array replaced by that data."""
+    if isinstance(value, dict):
+        return {key: as_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_data(item) for item in value]
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return as_data(json.loads(value))
+        except ValueError:
+            return value
+    return value
+
+
+def comparable(obj: dict) -> dict:
+    """An object as data, without status and the server's bookkeeping."""
+    result = {
+        key: value for key, value in obj.items() if key not in ("status", "apiVersion", "kind")
+    }
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in BOOKKEEPING}
+    result["metadata"] = metadata
+    return as_data(result)
+
+
+def same(live: dict, merged: dict) -> bool:
+    """Whether applying would leave the live object as it is."""
+    return comparable(live) == comparable(merged)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the server answered to a dry run of one object: the object it would store (or the
+    Status of a delete), or why it refused."""
+
+    result: dict | None = None
+    error: str = ""
+
+
 def compare(
-    desired: list[dict], live: dict[Key, dict | None], managed: list[dict], prune: bool
+    desired: list[dict],
+    live: dict[Key, dict | None],
+    previews: dict[Key, Preview],
+    managed: list[dict],
+    prune: bool,
 ) -> list[Change]:
     """Per-object actions: `live` maps each desired object's key to its live copy (or None);
+    `previews` holds the server's dry-run answer for each desired object (and each prunable one);
     `managed` lists live objects labelled as this plan's, which are pruned when asked."""
     changes = []
     wanted = set()
@@ -102,19 +146,34 @@ def compare(
         key = key_of(obj)
         wanted.add(key)
         current = live.get(key)
+        preview = previews.get(key, Preview())
         label = f"{key[1]}/{key[3]}"
+        merged = preview.result
         if current is None:
-            changes.append(Change(obj, "create", unified(None, obj, label)))
-            continue
-        projected = project(clean(current), obj)
-        action = "unchanged" if projected == obj else "change"
-        changes.append(
-            Change(obj, action, "" if action == "unchanged" else unified(projected, obj, label))
-        )
+            shown = clean(merged) if merged else obj
+            changes.append(Change(obj, "create", unified(None, shown, label), preview.error))
+        elif merged is None:
+            error = preview.error or "The server gave no dry-run answer for this object."
+            changes.append(Change(obj, "change", "", error))
+        elif same(current, merged):
+            changes.append(Change(obj, "unchanged", ""))
+        else:
+            changes.append(Change(obj, "change", unified(clean(current), clean(merged), label)))
     if prune:
         for obj in managed:
             key = key_of(obj)
             if key not in wanted:
                 shown = clean(obj)
-                changes.append(Change(shown, "prune", unified(shown, None, f"{key[1]}/{key[3]}")))
+                preview = previews.get(key) or Preview()
+                changes.append(
+                    Change(
+                        shown, "prune", unified(shown, None, f"{key[1]}/{key[3]}"), preview.error
+                    )
+                )
     return changes
+
+
+def prunable(desired: list[dict], managed: list[dict]) -> list[dict]:
+    """The managed live objects a prune would delete."""
+    wanted = {key_of(obj) for obj in desired}
+    return [obj for obj in managed if key_of(obj) not in wanted]

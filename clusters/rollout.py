@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from clusters import diffing, facts
+from clusters import diffing, facts, preview
 from clusters.kube import Kube, KubeError, Target, concurrently
 from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
 from planner import manifests, preflight
@@ -210,22 +210,22 @@ def _run(rollout: Rollout, kube: Kube, parallel: int) -> None:
         )
         return
     live, managed = _live_and_managed(rollout.bundle, lists, rollout.plan_slug)
-    changes = diffing.compare(rollout.bundle, live, managed, rollout.prune)
+    # The dry-run pass: the server validates everything before anything is written, and its
+    # answers (the objects as it would store them) decide what is unchanged.
+    prunes = diffing.prunable(rollout.bundle, managed) if rollout.prune else []
+    previews = preview.preview(
+        kube, rollout.bundle, prunes, parallel, create_namespaces=not rollout.dry_run
+    )
+    changes = diffing.compare(rollout.bundle, live, previews, managed, rollout.prune)
     rows = _record(rollout, changes)
-    for namespace in sorted({obj["metadata"].get("namespace") for obj in rollout.bundle} - {None}):
-        kube.ensure_namespace(namespace, dry_run=rollout.dry_run)
-    work = [
-        (row, change)
-        for row, change in zip(rows, changes, strict=True)
-        if change.action != "unchanged"
-    ]
-    passed = []  # the dry-run pass: the server validates everything before anything is written
-    for index, _, error in _writes(kube, work, parallel, dry_run=True):
-        if error is None:
-            passed.append(work[index])
+    passed = []
+    for row, change in zip(rows, changes, strict=True):
+        if change.action == "unchanged":
+            continue
+        if change.error:
+            _set(row, "failed", change.error)
         else:
-            _set(work[index][0], "failed", error.message)
-    passed.sort(key=lambda pair: pair[0].position)
+            passed.append((row, change))
     if rollout.dry_run:
         for row, _ in passed:
             _set(row, "dry-run")
@@ -259,10 +259,10 @@ def _verdict(rollout: Rollout) -> tuple[str, str]:
     if not failed:
         verb = "would change" if rollout.dry_run else "changed"
         changed = sum(1 for o in outcomes if o in ("applied", "dry-run"))
-        return (
-            RolloutState.SUCCEEDED,
-            f"{changed} object(s) {verb}, {outcomes.count('skipped')} unchanged.",
-        )
+        unchanged = outcomes.count("skipped")
+        if not changed:
+            return RolloutState.SUCCEEDED, f"No changes: {unchanged} object(s) unchanged."
+        return RolloutState.SUCCEEDED, f"{changed} object(s) {verb}, {unchanged} unchanged."
     if done:
         return RolloutState.PARTIAL, f"{failed} of {len(outcomes)} object(s) failed."
     return RolloutState.FAILED, f"All {failed} object(s) failed."
@@ -284,22 +284,16 @@ def last_applied(cluster: Cluster) -> list[Rollout]:
 
 
 def check_drift(cluster: Cluster) -> tuple[bool, str]:
-    """Compare live managed NADs with the NADs of each plan's last applied revision."""
+    """Compare live managed NADs with what the server would make of the NADs of each plan's last
+    applied revision (a dry-run apply of each, as a rollout decides "unchanged")."""
     diffs = []
-    applied, lists = last_applied(cluster), {}
+    applied = last_applied(cluster)
     if applied:
         with Kube(target_for(cluster)) as kube:
             lists = _list_all(kube, [ALL_NADS], parallel=1)  # every plan's NADs in one call
-    for rollout in applied:
-        nads = [obj for obj in rollout.bundle if obj["kind"] == manifests.NAD_KIND]
-        live, managed = _live_and_managed(nads, lists, rollout.plan_slug)
-        managed = [obj for obj in managed if obj.get("kind") == manifests.NAD_KIND]
-        for change in diffing.compare(nads, live, managed, prune=True):
-            if change.action != "unchanged":
-                verb = {"create": "missing", "change": "changed", "prune": "not in the plan"}[
-                    change.action
-                ]
-                diffs.append(f"# {change.label}: {verb}\n{change.diff}")
+            parallel = min(settings.ROLLOUT_PARALLEL_CALLS, kube.max_parallel)
+            for rollout in applied:
+                diffs += _drift(kube, rollout, lists, parallel)
     drifted = bool(diffs)
     cluster.drifted, cluster.drift_diff, cluster.drift_checked_at = (
         drifted,
@@ -308,3 +302,21 @@ def check_drift(cluster: Cluster) -> tuple[bool, str]:
     )
     cluster.save(update_fields=["drifted", "drift_diff", "drift_checked_at"])
     return drifted, cluster.drift_diff
+
+
+def _drift(
+    kube: Kube, rollout: Rollout, lists: dict[Group, list[dict]], parallel: int
+) -> list[str]:
+    nads = [obj for obj in rollout.bundle if obj["kind"] == manifests.NAD_KIND]
+    live, managed = _live_and_managed(nads, lists, rollout.plan_slug)
+    managed = [obj for obj in managed if obj.get("kind") == manifests.NAD_KIND]
+    present = [obj for obj in nads if live.get(diffing.key_of(obj)) is not None]
+    previews = preview.preview(kube, present, [], parallel, create_namespaces=False)
+    diffs = []
+    for change in diffing.compare(nads, live, previews, managed, prune=True):
+        if change.action != "unchanged":
+            verb = {"create": "missing", "change": "changed", "prune": "not in the plan"}[
+                change.action
+            ]
+            diffs.append(f"# {change.label}: {verb}\n{change.diff or change.error}")
+    return diffs

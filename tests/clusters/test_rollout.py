@@ -153,7 +153,7 @@ def test_prune_stays_in_the_plans_namespace(lab, lab_cluster, seed_plan, celery_
 def test_api_down_mid_rollout_is_retried_and_the_rollout_finishes(
     lab, lab_cluster, seed_plan, celery_worker_thread
 ):
-    # A rollout is ~4 round trips (reads, namespace, dry-run pass, apply pass, each at once):
+    # A rollout is ~3 round trips (reads, dry-run pass, apply pass, each at once):
     # 500 ms each puts the outage in the middle of it.
     lab.set_fault(latency_ms=500)
     outage = threading.Timer(1.0, lambda: lab.set_fault(unavailable={"seconds": 3, "mode": "503"}))
@@ -195,3 +195,73 @@ def test_drift_is_detected_and_reconciled(lab, lab_cluster, seed_plan, celery_wo
     assert drifted and "sriov-rail-2: missing" in diff
     roll(lab_cluster, seed_plan)
     assert rollout.check_drift(lab_cluster)[0] is False
+
+
+def live_versions(lab) -> dict[str, str]:
+    """resourceVersion of the namespace, each NAD and the PodTemplate."""
+    versions = {
+        f"nad/{name}": nad["metadata"]["resourceVersion"] for name, nad in lab_nads(lab).items()
+    }
+    core = k8s.CoreV1Api(lab.api_client())
+    versions["namespace"] = core.read_namespace(NS).metadata.resource_version
+    for template in core.list_namespaced_pod_template(NS).items:
+        versions[f"podtemplate/{template.metadata.name}"] = template.metadata.resource_version
+    return versions
+
+
+def test_an_unchanged_plan_rolled_out_again_writes_nothing(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    """The server fills in defaults (the PodTemplate's terminationMessagePath, imagePullPolicy,
+    ...): the second rollout compares with what the server would store, not with our request."""
+    first = roll(lab_cluster, seed_plan)
+    assert first.state == "succeeded", first.message
+    template = k8s.CoreV1Api(lab.api_client()).list_namespaced_pod_template(NS).items[0]
+    container = template.template.spec.containers[0]
+    assert (container.termination_message_path, container.image_pull_policy) == (
+        "/dev/termination-log",
+        "IfNotPresent",
+    )  # the lab defaults PodTemplates as kube-apiserver does
+    before = live_versions(lab)
+    for revision in (2, 3):
+        again = roll(lab_cluster, seed_plan)
+        assert (again.state, again.revision) == ("succeeded", revision), again.message
+        assert set(actions(again).values()) == {"unchanged"}
+        assert set(again.items.values_list("outcome", flat=True)) == {"skipped"}
+        assert again.message == "No changes: 9 object(s) unchanged."
+        assert live_versions(lab) == before  # nothing written, not even the namespace
+
+
+def test_a_reserialised_config_is_not_drift_and_a_changed_range_is(
+    lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    roll(lab_cluster, seed_plan)
+    api = k8s.CustomObjectsApi(lab.api_client())
+    nad_path = ("k8s.cni.cncf.io", "v1", NS, "network-attachment-definitions")
+    config = json.loads(lab_nads(lab)["sriov-rail-1"]["spec"]["config"])
+    compact = json.dumps(config, separators=(",", ":"), sort_keys=True)
+    api.patch_namespaced_custom_object(
+        *nad_path, "sriov-rail-1", {"spec": {"config": compact}}, field_manager="kubectl-edit"
+    )
+    assert lab_nads(lab)["sriov-rail-1"]["spec"]["config"] == compact
+    assert rollout.check_drift(lab_cluster) == (False, "")
+    versions = live_versions(lab)
+    assert set(actions(roll(lab_cluster, seed_plan)).values()) == {"unchanged"}
+    assert live_versions(lab) == versions
+
+    config["ipam"]["range"] = "10.61.0.0/16"
+    api.patch_namespaced_custom_object(
+        *nad_path,
+        "sriov-rail-1",
+        {"spec": {"config": json.dumps(config)}},
+        field_manager="kubectl-edit",
+    )
+    drifted, diff = rollout.check_drift(lab_cluster)
+    assert drifted and "NetworkAttachmentDefinition/ai-training/sriov-rail-1: changed" in diff
+    assert "-  config:" in diff and "10.61.0.0/16" in diff and "+  config:" in diff
+    assert "sriov-rail-0" not in diff  # only the changed NAD
+    repaired = roll(lab_cluster, seed_plan)
+    assert [k for k, a in actions(repaired).items() if a == "change"] == [
+        "NetworkAttachmentDefinition/sriov-rail-1"
+    ]
+    assert rollout.check_drift(lab_cluster) == (False, "")
