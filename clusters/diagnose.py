@@ -733,7 +733,7 @@ def _numa(
         return []
     gpu_numa, gpu_source = _gpu_numa(view, context, devices)
     if not gpu_numa:
-        return []
+        return _numa_unverified(view, context, interfaces)
     remote = [
         item for item in interfaces if item.numa_node is not None and item.numa_node not in gpu_numa
     ]
@@ -760,6 +760,57 @@ def _numa(
             "NUMA node per pod (e.g. 4 GPUs + rails 0-3).",
             evidence=f"GPU NUMA from {gpu_source}; VF NUMA from {', '.join(sources)}: "
             + "; ".join(f"{item.name} numa_node={item.numa_node}" for item in remote),
+        )
+    ]
+
+
+_NUMA_SOURCES = {
+    "observed": "what the pod sees",
+    "node": "the node's facts",
+    "plan": "the plan's NIC inventory",
+}
+
+
+def _vf_numa_basis(interfaces: list[InterfaceReport]) -> str:
+    """How each rail VF's NUMA node was found: 'net1 0000:18:00.2 (PF 0000:18:00.0) -> NUMA 0
+    from the plan's NIC inventory'."""
+    parts = []
+    for item in interfaces:
+        if not item.pci_address and item.numa_node is None:
+            continue
+        where = item.pci_address or "no PCI address"
+        if item.pf_pci_address:
+            where += f" (PF {item.pf_pci_address})"
+        if item.numa_node is None:
+            parts.append(f"{item.name} {where} -> NUMA unknown")
+        else:
+            source = _NUMA_SOURCES.get(item.numa_source or "plan", item.numa_source)
+            parts.append(f"{item.name} {where} -> NUMA {item.numa_node} from {source}")
+    return "; ".join(parts)
+
+
+def _numa_unverified(
+    view: PodView, context: Context, interfaces: list[InterfaceReport]
+) -> list[Finding]:
+    """A running pod with GPUs and rail VFs whose GPUs' NUMA nodes nothing observed: say what
+    was judged (the VFs' NUMA nodes from the device-info PCI addresses in network-status, node
+    facts or the inventory) and what could not be (which GPUs the pod got: the Kubernetes API
+    does not tell; the node agent will)."""
+    gpus = view.requests.get(context.gpu_resource, 0)
+    if not gpus or not any(item.numa_node is not None for item in interfaces):
+        return []  # nothing was judged
+    basis = _vf_numa_basis(interfaces)
+    return [
+        _diagnosis(
+            "NUMA_UNVERIFIED",
+            view,
+            "spec.containers",
+            f"The NUMA nodes of the pod's rail VFs were judged from their device-info PCI "
+            f"addresses ({basis}); those of its {_fmt(gpus)} GPU(s) could not be: the Kubernetes "
+            "API does not say which GPUs a pod got, so GPU-to-VF NUMA alignment is unchecked.",
+            "Read `nvidia-smi topo -m` in the pod (exec), or run Topology Manager with "
+            "single-numa-node so the kubelet refuses misaligned pods (TOPOLOGY_AFFINITY).",
+            evidence=f"VF NUMA: {basis}; GPU NUMA: not observable through the API",
         )
     ]
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import orjson
 
 from planner import ipam, manifests
-from planner.findings import ERROR, WARNING, Finding
+from planner.findings import ERROR, INFO, WARNING, Finding
 from planner.planspec import PlanSpec, RailSpec
 from planner.preflight import parse_networks_annotation, quantity
 from railstudio.gcpause import collector_paused
@@ -1270,12 +1270,12 @@ def events_for(report: PodReport, events: list[dict]) -> list[dict]:
 
 
 def summarize(reports: list[PodReport]) -> dict:
-    """Counts for a page header: pods, ok, with problems, pods per finding code, interfaces per
-    status."""
+    """Counts for a page header: pods, ok, with problems, pods per problem code (info findings
+    such as NUMA_UNVERIFIED are not problems), interfaces per status."""
     by_code: Counter = Counter()
     by_status: Counter = Counter()
     for report in reports:
-        by_code.update({item.code for item in report.findings})
+        by_code.update({item.code for item in report.findings if item.severity != INFO})
         by_status.update(item.status for item in report.interfaces)
     return {
         "pods": len(reports),

@@ -21,8 +21,6 @@ from planner.manifests import NAD_API_VERSION, NAD_KIND
 from railstudio.gcpause import collector_paused
 
 IPPOOL = ("whereabouts.cni.cncf.io/v1alpha1", "IPPool")
-NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
-LAB_DEVICE_LOOKUPS = 256  # per refresh; one request each
 EVENT_HISTORY_LOOKUPS = 32  # pods with problems whose every event is fetched, per refresh
 WARNINGS = "type=Warning"
 
@@ -36,24 +34,14 @@ def _optional_list(kube: Kube, api_version: str, kind: str) -> list[dict]:
         raise
 
 
-def lab_devices(kube: Kube, pods: list[dict]) -> dict[str, dict]:
-    """Which GPUs and VFs (and their NUMA nodes) each multi-network pod got, from a lab
-    cluster's device view. Real clusters expose this only per node (kubelet PodResources), so
-    there NUMA is judged from device-info PCI addresses and the NIC inventory alone."""
-    devices = {}
-    wanted = [p for p in pods if NETWORKS_ANNOTATION in (p["metadata"].get("annotations") or {})]
-    for pod in wanted[:LAB_DEVICE_LOOKUPS]:
-        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        found = kube.lab_pod_devices(namespace, name)
-        if found:
-            devices[f"{namespace}/{name}"] = found
-    return devices
-
-
-def collect(kube: Kube, *, lab: bool = False) -> dict:
+def collect(kube: Kube) -> dict:
     """Everything a snapshot needs, with the lists fetched in parallel. Only Warning events are
     listed cluster-wide: every rule of the diagnosis reads warnings, and a big cluster has
-    dozens of routine events per pod (tens of megabytes at thousands of pods)."""
+    dozens of routine events per pod (tens of megabytes at thousands of pods).
+
+    Which GPUs a pod got is not served through the Kubernetes API (only each node's kubelet
+    PodResources socket knows); until the node agent reports device facts, NUMA is judged from
+    the device-info PCI addresses in network-status, node facts and the NIC inventory."""
     calls = {
         "pods": kube.pods,
         "events": lambda: kube.events(field_selector=WARNINGS),
@@ -66,7 +54,6 @@ def collect(kube: Kube, *, lab: bool = False) -> dict:
         if error is not None:
             raise error
         data[names[index]] = result
-    data["devices"] = lab_devices(kube, data["pods"]) if lab else {}
     return data
 
 
@@ -194,7 +181,7 @@ def refresh(cluster: Cluster) -> bool:
     with collector_paused():
         try:
             with Kube(target_for(cluster)) as kube:
-                data = collect(kube, lab=cluster.is_lab)
+                data = collect(kube)
                 reports = reports_for(cluster, data)
                 del data
                 add_event_history(kube, reports)

@@ -1,7 +1,9 @@
-"""`python -m labsim serve --spec labsim/specs/seed.yaml --kubeconfig var/lab.kubeconfig`"""
+"""`python -m labsim serve --spec labsim/specs/seed.yaml --kubeconfig var/lab.kubeconfig`,
+`python -m labsim faults --kubeconfig var/lab.kubeconfig [--set JSON | --clear [FAULT]]`"""
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -31,7 +33,32 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", default=None, help="bearer token (random by default)")
     check = commands.add_parser("check-spec", help="load a spec and print its summary")
     check.add_argument("spec")
+    faults = commands.add_parser("faults", help="show, set or clear a running lab's faults")
+    faults.add_argument("--kubeconfig", required=True, help="the kubeconfig the lab wrote")
+    action = faults.add_mutually_exclusive_group()
+    action.add_argument("--set", metavar="JSON", help="e.g. '{\"latency_ms\": 250}'")
+    action.add_argument(
+        "--clear", nargs="?", const="", metavar="FAULT", help="clear one fault, or all of them"
+    )
     return parser
+
+
+def _faults(args) -> int:
+    from labsim.testing import attach
+
+    lab = attach(Path(args.kubeconfig))
+    try:
+        if args.set is not None:
+            state = lab.set_faults(json.loads(args.set))
+        elif args.clear is not None:
+            state = lab.clear_faults(args.clear or None)
+        else:
+            state = lab.faults()
+    except (ValueError, RuntimeError) as error:
+        print(f"labsim: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(state, indent=2))
+    return 0
 
 
 async def _serve(args) -> int:
@@ -60,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             gpus = len(spec.nodes[0].gpus) if spec.nodes else 0
             print(f"{spec.name}: {len(spec.nodes)} nodes x {gpus} GPUs x {rails} rails")
             return 0
+        if args.command == "faults":
+            return _faults(args)
         return asyncio.run(_serve(args))
     except SpecError as error:
         print(f"labsim: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@ Fault document (spec `faults:` section, body of POST /labsim/admin/faults)::
     unavailable: {seconds: 3, mode: "503"}  # or mode: refuse (listening socket closed)
     exhaust_range: {range: 10.53.0.0/16}    # or a list; fills the whereabouts IPPool
     numa_mismatch: true                     # VFs report the NUMA node opposite their GPUs
+    topology_policy: {policy: single-numa-node, nodes: all}   # the kubelets' Topology Manager
 
 POST merges into the current state; DELETE clears everything or `?name=<fault>`.
 """
@@ -16,7 +17,15 @@ import ipaddress
 import time
 from dataclasses import dataclass, field
 
-FAULT_NAMES = ("unregister_resource", "latency_ms", "unavailable", "exhaust_range", "numa_mismatch")
+FAULT_NAMES = (
+    "unregister_resource",
+    "latency_ms",
+    "unavailable",
+    "exhaust_range",
+    "numa_mismatch",
+    "topology_policy",
+)
+TOPOLOGY_POLICIES = ("none", "best-effort", "restricted", "single-numa-node")
 
 
 class FaultError(ValueError):
@@ -32,6 +41,10 @@ class Faults:
     unavailable_seconds: float = 0
     exhausted_ranges: list[str] = field(default_factory=list)
     numa_mismatch: bool = False
+    topology: dict[str, str] = field(default_factory=dict)  # node ("*": all) -> policy
+
+    def topology_policy_on(self, node: str) -> str:
+        return self.topology.get(node) or self.topology.get("*") or "none"
 
     def unregistered_on(self, node: str) -> set[str]:
         return {
@@ -76,7 +89,24 @@ class Faults:
             if not isinstance(changes["numa_mismatch"], bool):
                 raise FaultError("numa_mismatch must be true or false")
             self.numa_mismatch = changes["numa_mismatch"]
+        if "topology_policy" in changes:
+            self._set_topology(changes["topology_policy"], node_names)
         return set(changes)
+
+    def _set_topology(self, value, node_names: list[str]) -> None:
+        if not isinstance(value, dict) or value.get("policy") not in TOPOLOGY_POLICIES:
+            raise FaultError(
+                'topology_policy needs {"policy": one of '
+                + ", ".join(TOPOLOGY_POLICIES)
+                + ', "nodes": "all"|[...]}'
+            )
+        nodes = value.get("nodes", "all")
+        if nodes != "all" and (
+            not isinstance(nodes, list) or not set(map(str, nodes)) <= set(node_names)
+        ):
+            raise FaultError('topology_policy.nodes must be "all" or a list of node names')
+        for node in ["*"] if nodes == "all" else nodes:
+            self.topology[str(node)] = value["policy"]
 
     def _set_unavailable(self, value) -> None:
         if value is None:
@@ -108,6 +138,8 @@ class Faults:
             self.exhausted_ranges.clear()
         if "numa_mismatch" in names:
             self.numa_mismatch = False
+        if "topology_policy" in names:
+            self.topology.clear()
         return names
 
     def as_dict(self) -> dict:
@@ -123,6 +155,10 @@ class Faults:
             else None,
             "exhaust_range": [{"range": cidr} for cidr in self.exhausted_ranges],
             "numa_mismatch": self.numa_mismatch,
+            "topology_policy": [
+                {"policy": policy, "nodes": "all" if node == "*" else [node]}
+                for node, policy in sorted(self.topology.items())
+            ],
         }
 
 

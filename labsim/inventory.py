@@ -127,18 +127,44 @@ class NodeInventory:
             counts[resource] = len(vfs)
         return counts
 
+    def numa_fit(self, requests: dict[str, int], unregistered: set[str]) -> int | None:
+        """The first NUMA node that can give the pod all its GPUs and VFs (what Topology
+        Manager's single-numa-node policy requires), or None."""
+        gpu_count = requests.get(GPU_RESOURCE, 0)
+        for numa in range(self.node.numa_nodes):
+            gpus = [
+                g for g in self.gpus if g.numa == numa and g.index not in self._gpu_owner
+            ] if GPU_RESOURCE not in unregistered else []  # fmt: skip
+            if gpu_count > len(gpus):
+                continue
+            fits = all(
+                count
+                <= len([vf for vf in self._free_vfs(res, unregistered) if vf.rail.numa == numa])
+                for res, count in requests.items()
+                if res != GPU_RESOURCE and res in self.vfs_by_resource and count > 0
+            )
+            if fits:
+                return numa
+        return None
+
     def allocate(
         self,
         pod_key: str,
         requests: dict[str, int],
         unregistered: set[str],
         numa_mismatch: bool,
+        numa: int | None = None,
     ) -> PodDevices:
+        """GPUs and VFs for a pod; from NUMA node `numa` only when Topology Manager aligned it."""
         if pod_key in self._pods:
             return self._pods[pod_key]
         devices = PodDevices()
         gpu_count = requests.get(GPU_RESOURCE, 0)
-        free_gpus = [g for g in self.gpus if g.index not in self._gpu_owner]
+        free_gpus = [
+            g
+            for g in self.gpus
+            if g.index not in self._gpu_owner and (numa is None or g.numa == numa)
+        ]
         if GPU_RESOURCE in unregistered:
             free_gpus = []
         if gpu_count > len(free_gpus):
@@ -153,7 +179,8 @@ class NodeInventory:
         for resource, count in requests.items():
             if resource == GPU_RESOURCE or resource not in self.vfs_by_resource or count <= 0:
                 continue
-            chosen = self._free_vfs(resource, unregistered)[:count]
+            free = self._free_vfs(resource, unregistered)
+            chosen = [vf for vf in free if numa is None or vf.rail.numa == numa][:count]
             devices.vfs[resource] = [
                 AllocatedVf(vf, self._reported_numa(vf, numa_mismatch)) for vf in chosen
             ]

@@ -276,12 +276,27 @@ class Kubelet:
                 return None
             scheduler.account(key, node_name, requests)
         faults = self.lab.faults
+        inventory = self.lab.inventory.nodes[node_name]
+        wanted = whole_requests(requests)
+        numa = None
+        if faults.topology_policy_on(node_name) in ("single-numa-node", "restricted"):
+            numa = inventory.numa_fit(wanted, faults.unregistered_on(node_name))
+            if numa is None:
+                scheduler.release(key)
+                self._fail(
+                    pod,
+                    "TopologyAffinityError",
+                    "Pod was rejected: Resources cannot be allocated with Topology locality",
+                    event="Resources cannot be allocated with Topology locality",
+                )
+                return None
         try:
-            devices = self.lab.inventory.nodes[node_name].allocate(
+            devices = inventory.allocate(
                 key,
-                whole_requests(requests),
+                wanted,
                 faults.unregistered_on(node_name),
                 faults.numa_mismatch,
+                numa,
             )
         except AdmissionError as error:
             scheduler.release(key)
@@ -307,14 +322,14 @@ class Kubelet:
         self.runtimes[key] = runtime
         return runtime
 
-    def _fail(self, pod: dict, reason: str, message: str) -> None:
+    def _fail(self, pod: dict, reason: str, message: str, event: str | None = None) -> None:
         updated = _copy_pod(pod)
         updated["status"].update(
             {"phase": "Failed", "reason": reason, "message": message, "startTime": now_rfc3339()}
         )
         stored = self.lab.objects.write(self.pods, updated, "kubelet")
         self.lab.events.record(
-            stored.obj, "Warning", reason, message, "kubelet", pod["spec"].get("nodeName")
+            stored.obj, "Warning", reason, event or message, "kubelet", pod["spec"].get("nodeName")
         )
 
     def _write_creating(self, pod: dict, node_spec):

@@ -18,6 +18,7 @@ API:
   ``stream()`` call); ``dynamic_client()`` a ``kubernetes.dynamic.DynamicClient`` with its
   discovery cache in ``tmp_dir``; ``request(method, path, body=None, content_type=...)``
   raw HTTPS with the bearer token, returning ``(status, parsed body)``;
+  ``attach(kubeconfig_path)`` is a handle on a lab started elsewhere (``labcluster up``);
   ``set_fault(**faults)`` / ``set_faults(dict)``, ``clear_faults(name=None)``, ``faults()``
   (see ``labsim.faults`` for the fault names); ``pod_devices(namespace, name)`` which GPUs,
   VFs and NUMA nodes a pod got; ``wait_for_pod(namespace, name, phase="Running",
@@ -204,6 +205,16 @@ def _handle_from_kubeconfig(
     )
     name = spec_name or config["clusters"][0]["name"]  # the kubeconfig names the lab
     return LabHandle(url, kubeconfig, token, ca_path, name, tmp_dir, stopper)
+
+
+def attach(kubeconfig_path: Path) -> LabHandle:
+    """A handle on a lab someone else started (its admin endpoint and clients); stop() does
+    nothing."""
+    kubeconfig_path = Path(kubeconfig_path)
+    config = yaml.safe_load(kubeconfig_path.read_text())
+    url = config["clusters"][0]["cluster"]["server"]
+    tmp_dir = Path(tempfile.mkdtemp(prefix="labsim-attach-"))
+    return _handle_from_kubeconfig(url, kubeconfig_path, tmp_dir, None, None)
 
 
 def start_lab(

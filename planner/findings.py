@@ -84,6 +84,7 @@ CODES: dict[str, Code] = _codes(
     ("RANGE_EXHAUSTED", ERROR, "A rail's whereabouts range has no free address left"),
     ("DEVICE_PLUGIN_NOT_READY", ERROR, "The kubelet had no device for a resource at admission"),
     ("TOPOLOGY_AFFINITY", ERROR, "Topology Manager rejected the pod: no NUMA-aligned devices"),
+    ("NUMA_UNVERIFIED", INFO, "GPU-to-VF NUMA placement could not be checked from the API"),
     ("NETWORK_STATUS_INVALID", WARNING, "The pod's network-status annotation cannot be read"),
     ("POD_NOT_RUNNING", WARNING, "The pod is not running and no rule names the cause"),
     # Live pods: each rail interface compared with the plan
@@ -103,6 +104,7 @@ DIAGNOSIS_CODES = frozenset(
         "RANGE_EXHAUSTED",
         "DEVICE_PLUGIN_NOT_READY",
         "TOPOLOGY_AFFINITY",
+        "NUMA_UNVERIFIED",
         "NETWORK_STATUS_INVALID",
         "POD_NOT_RUNNING",
         "INTERFACE_MISSING",

@@ -23,8 +23,9 @@ SEED_NODE_COUNT = 4
 SEED_GPUS_PER_NODE = 8
 SEED_VFS_PER_NIC = 8
 SEED_NODE_NAMES = tuple(f"gpu-node-{index}" for index in range(SEED_NODE_COUNT))
-# PCI bus of each rail's NIC; rails 0-3 hang off socket 0, rails 4-7 off socket 1.
-SEED_PCI_BUSES = ("0c", "2a", "41", "58", "86", "a5", "bd", "d5")
+# PCI bus of each rail's NIC; rails 0-3 hang off socket 0, rails 4-7 off socket 1. The same
+# hardware as the lab's seed cluster (labsim/specs/seed.yaml), so discovery finds what is planned.
+SEED_PCI_BUSES = ("18", "29", "3a", "5d", "9a", "ab", "ba", "db")
 SEED_SRIOV_NODE_LABEL = {"feature.node.kubernetes.io/network-sriov.capable": "true"}
 
 
@@ -46,7 +47,7 @@ def seed_rail(index: int) -> RailSpec:
 def seed_nic(rail_index: int) -> NICSpec:
     return NICSpec(
         rail_index=rail_index,
-        pf_name=f"ens{rail_index + 1}f0np0",
+        pf_name=f"enp{int(SEED_PCI_BUSES[rail_index], 16)}s0np0",  # predictable name by bus
         pci_address=f"0000:{SEED_PCI_BUSES[rail_index]}:00.0",
         numa_node=0 if rail_index < SEED_RAIL_COUNT // 2 else 1,
         vf_count=SEED_VFS_PER_NIC,

@@ -162,6 +162,7 @@ RULES = {
     "DEVICE_PLUGIN_NOT_READY": (lambda: run("admission_error"), lambda: run("healthy")),
     "TOPOLOGY_AFFINITY": (lambda: run("topology_affinity"), lambda: run("numa_aligned")),
     "NUMA_SPLIT": (lambda: run("numa_mismatch"), lambda: run("numa_aligned")),
+    "NUMA_UNVERIFIED": (lambda: run("healthy", with_devices=False), lambda: run("healthy")),
     "INTERFACE_WRONG_SUBNET": (
         lambda: run("healthy", plan=plan_with_rail(2, subnet="10.62.0.0/16")),
         lambda: run("healthy"),
@@ -233,6 +234,19 @@ def test_rule_stays_quiet(code):
 )
 def test_healthy_pods_have_nothing_to_report(name):
     assert run(name) == []
+
+
+def test_without_device_facts_the_numa_check_says_what_it_judged_from():
+    """A real cluster's API tells which VFs a pod got (device-info in network-status) but not
+    which GPUs: the check names the VFs' NUMA nodes and their source, and says the GPUs'
+    alignment is unchecked, as an info finding (the pod stays ok)."""
+    item = only(run("healthy", with_devices=False), "NUMA_UNVERIFIED")
+    assert item.severity == "info"
+    assert "net1 0000:18:00.2 (PF 0000:18:00.0) -> NUMA 0 from the plan's NIC inventory" in (
+        item.message
+    )
+    assert "the Kubernetes API does not say which GPUs a pod got" in item.message
+    assert item.evidence.endswith("GPU NUMA: not observable through the API")
 
 
 def test_healthy_with_no_facts_at_all_has_nothing_to_report():
@@ -416,7 +430,7 @@ def test_an_excluded_address_names_the_exclusion_and_the_nads_exclude_list():
 
 
 def test_a_duplicate_address_names_the_other_pod():
-    found = duplicate_pair()
+    found = [item for item in duplicate_pair() if item.severity != "info"]
     assert [item.field for item in found] == [f"interfaces.net{i}" for i in range(1, 5)]
     item = first(found, "INTERFACE_DUPLICATE_IP")
     assert "net1 (rail 0, sriov-rail-0) has 10.50.1.0" in item.message

@@ -18,22 +18,27 @@ def test_discovery_reads_nodes_and_sriov_node_states_and_diffs_the_plan(
     assert node["vf_resources"]["nvidia.com/rail0_vf"] == 8
     assert {nic["resource_names"][0] for nic in node["nics"]} == {f"rail{i}_vf" for i in range(8)}
     assert node["nics"][0]["link_speed"]
-    diff = body["diff"]
+    # One seed: the seed plan describes the lab's seed hardware, so nothing differs.
+    assert {r["status"] for r in body["diff"]} == {"match"}
+    assert len(body["diff"]) == 4 * (1 + 8 * 4)  # gpu_count, then 4 fields per rail and node
+
+    NodeNIC.objects.filter(node__name="gpu-node-0", rail__index=0).update(pf_name="ens1f0np0")
+    diff = operator_api.get(
+        f"/api/clusters/{lab_cluster.id}/discovery/?plan={seed_plan.slug}"
+    ).json()["diff"]
     by_field = {(r["node"], r["rail"], r["field"]): r for r in diff}
     assert by_field[("gpu-node-0", None, "gpu_count")]["status"] == "match"
     assert by_field[("gpu-node-0", 0, "vf_count")]["status"] == "match"
     pf = by_field[("gpu-node-0", 0, "pf_name")]
-    assert (
-        pf["status"] == "differs"
-        and pf["planned"] == "ens1f0np0"
-        and pf["discovered"].startswith("enp")
-    )
+    assert (pf["status"], pf["planned"], pf["discovered"]) == ("differs", "ens1f0np0", "enp24s0np0")
+    assert [r for r in diff if r["status"] != "match"] == [pf]
 
 
 def test_importing_discovery_updates_the_inventory(
     operator_api, viewer_api, lab_cluster, seed_plan
 ):
     tasks.discover_nodes(lab_cluster.pk)
+    NodeNIC.objects.filter(rail__index=0).update(pf_name="ens1f0np0", pci_address="0000:0c:00.0")
     url = f"/api/clusters/{lab_cluster.id}/discovery/import/"
     assert viewer_api.post(url, {"plan": seed_plan.slug}, format="json").status_code == 403
     response = operator_api.post(url, {"plan": seed_plan.slug}, format="json")
@@ -52,6 +57,7 @@ def test_the_cluster_page_shows_the_planned_vs_discovered_diff_and_imports_it(
     client, operator_user, viewer, lab_cluster, seed_plan
 ):
     tasks.discover_nodes(lab_cluster.pk)
+    NodeNIC.objects.filter(node__name="gpu-node-1", rail__index=2).update(pf_name="ens1f0np0")
     client.force_login(viewer)
     page = client.get(f"/clusters/{lab_cluster.pk}/").content.decode()
     assert "planned vs discovered" in page and "ens1f0np0" in page and "differs" in page

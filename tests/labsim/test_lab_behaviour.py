@@ -276,6 +276,32 @@ def test_numa_mismatch_places_vfs_on_the_other_numa_node(lab, core, custom):
         assert vf["numa_node"] != gpu_numa[vf["rail"]]
 
 
+def test_topology_manager_refuses_pods_it_cannot_align_and_aligns_the_rest(lab, core, custom):
+    """With single-numa-node, a pod's GPUs and VFs come from one NUMA node or the kubelet
+    refuses it at admission (TopologyAffinityError), as a real kubelet does."""
+    create_nads(custom, rails=range(8))
+    lab.set_fault(topology_policy={"policy": "single-numa-node", "nodes": "all"})
+    core.create_namespaced_pod(NAMESPACE, pod_body("split", rails=[2, 3, 4, 5], gpus=4))
+    pod = lab.wait_for_pod(NAMESPACE, "split", phase="Failed")
+    assert (pod["status"]["reason"], pod["status"]["message"]) == (
+        "TopologyAffinityError",
+        "Pod was rejected: Resources cannot be allocated with Topology locality",
+    )
+    event = _wait_event(core, "split", "TopologyAffinityError")
+    assert (event.type, event.message) == (
+        "Warning",
+        "Resources cannot be allocated with Topology locality",
+    )
+    core.create_namespaced_pod(NAMESPACE, pod_body("socket-1", rails=[4, 5, 6, 7], gpus=4))
+    lab.wait_for_pod(NAMESPACE, "socket-1")
+    devices = lab.pod_devices(NAMESPACE, "socket-1")
+    assert {gpu["numa_node"] for gpu in devices["gpus"]} == {1}  # the GPUs of the VFs' socket
+    assert {vf["numa_node"] for vf in devices["vfs"]} == {1}
+    assert lab.clear_faults("topology_policy")["topology_policy"] == []
+    core.create_namespaced_pod(NAMESPACE, pod_body("split-again", rails=[2, 3, 4, 5], gpus=4))
+    lab.wait_for_pod(NAMESPACE, "split-again")  # without Topology Manager it runs
+
+
 def test_api_latency_fault(lab, core):
     import time
 
@@ -374,3 +400,33 @@ def test_the_failures_spec_starts_broken(tmp_path):
         )
         assert len(pool["spec"]["allocations"]) == 65534
         assert lab.faults()["exhaust_range"] == [{"range": "10.57.0.0/16"}]
+
+
+def test_the_faults_command_sets_shows_and_clears_a_running_labs_faults(lab):
+    import subprocess
+    import sys
+
+    def faults(*args: str) -> dict:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "labsim",
+                "faults",
+                "--kubeconfig",
+                str(lab.kubeconfig_path),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert faults("--set", '{"exhaust_range": {"range": "10.52.0.0/16"}}')["exhaust_range"] == [
+        {"range": "10.52.0.0/16"}
+    ]
+    assert lab.faults()["exhaust_range"] == [{"range": "10.52.0.0/16"}]
+    assert faults()["exhaust_range"] == [{"range": "10.52.0.0/16"}]
+    assert faults("--clear", "exhaust_range")["exhaust_range"] == []

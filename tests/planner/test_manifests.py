@@ -442,7 +442,7 @@ def test_host_device_has_only_the_basics(seed):
 def test_macvlan_master_mode_and_mtu(seed):
     plan = with_options(replace(seed, cni_type="macvlan", mtu=9000), macvlan_mode="bridge")
     config = config_of(manifests.render_nads(plan)[3])
-    assert (config["master"], config["mode"], config["mtu"]) == ("ens4f0np0", "bridge", 9000)
+    assert (config["master"], config["mode"], config["mtu"]) == ("enp93s0np0", "bridge", 9000)
     templated = with_options(plan, master="rail{rail+1}")
     assert config_of(manifests.render_nads(templated)[3])["master"] == "rail4"
 
@@ -503,7 +503,7 @@ def test_sriov_node_policies_come_from_the_nic_inventory(seed):
     assert len(policies) == 8
     spec = policies[5]["spec"]
     assert spec["resourceName"] == "rail5_vf"
-    assert spec["nicSelector"] == {"pfNames": ["ens6f0np0"]}
+    assert spec["nicSelector"] == {"pfNames": ["enp171s0np0"]}
     assert (spec["numVfs"], spec["isRdma"], spec["linkType"]) == (8, True, "eth")
     assert spec["nodeSelector"] == {"feature.node.kubernetes.io/network-sriov.capable": "true"}
 
@@ -686,7 +686,7 @@ def test_seed_module_describes_the_walkthrough_cluster():
     assert len(plan.rails) == 8 and len(plan.nodes) == 4
     assert seed_rail(3).subnet == "10.53.0.0/16"
     nic = plan.nodes[0].nics[5]
-    assert (nic.pf_name, nic.numa_node, nic.rdma_device) == ("ens6f0np0", 1, "mlx5_5")
+    assert (nic.pf_name, nic.numa_node, nic.rdma_device) == ("enp171s0np0", 1, "mlx5_5")
     assert netaddr.IPNetwork(plan.supernet).size >= 8 * 65536
 
 

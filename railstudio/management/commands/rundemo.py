@@ -127,10 +127,13 @@ class Command(BaseCommand):
 
     def _populate_lab(self, lab):
         from clusters import demo
+        from labsim.testing import attach
 
         plan = Plan.objects.get(slug=SEED_PLAN_SLUG)
         user = get_user_model().objects.get(username=DEMO_USER)
-        created = demo.populate(lab, plan, user)
+        # The lab's fault switch (its admin endpoint) for the failures the demo shows.
+        faults = attach(settings.VAR_DIR / "lab-lab" / "lab.kubeconfig")
+        created = demo.populate(lab, plan, user, faults=faults)
         self.stdout.write(
             f"Rolled the seed plan out to the lab; created pods: {', '.join(created)}."
         )
