@@ -48,6 +48,7 @@ CODES: dict[str, Code] = _codes(
     ("VF_RESOURCE_UNUSED", WARNING, "A VF resource is requested but no attachment uses it"),
     # Cluster facts
     ("RESOURCE_NOT_ADVERTISED", ERROR, "No node advertises a resource the pod requests"),
+    ("RESOURCES_UNVERIFIED", WARNING, "The cluster has no nodes: VF resources were not checked"),
     ("RESOURCE_TOO_FEW_NODES", WARNING, "Too few nodes can fit the pod for its replicas"),
     ("NODE_SELECTOR_NO_MATCH", WARNING, "The pod's nodeSelector matches no known node"),
     ("NUMA_SPLIT", WARNING, "The pod's GPUs and VFs cannot share one NUMA node"),

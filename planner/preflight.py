@@ -643,6 +643,7 @@ class _Context:
         self._fit_cache: dict = {}
         self._numa_cache: dict = {}
         self.nodes = _NodeIndex(facts.nodes) if facts.nodes else None
+        self.no_nodes = facts.nodes is not None and not facts.nodes  # known: the cluster has none
         self.numa = _NumaIndex.build(plan, facts)
 
     def add(self, item: Finding | None) -> None:
@@ -1095,6 +1096,8 @@ def _check_workload(context: _Context, workload: _Workload) -> None:
         _check_capabilities(context, ref, base, containers, rdma_resources)
     if context.nodes is not None:
         _check_fit(context, workload, requested)
+    elif context.no_nodes:
+        _resources_unverified(context, workload, requested)
     if context.numa is not None:
         _check_numa(context, workload, requested)
 
@@ -1273,6 +1276,24 @@ class _NodeIndex:
         sets = [self.by_label.get((key, str(value)), set()) for key, value in selector.items()]
         matched = set.intersection(*sets)
         return [name for name in self.names if name in matched]
+
+
+def _resources_unverified(
+    context: _Context, workload: _Workload, requested: dict[str, float]
+) -> None:
+    extended = sorted(res for res, amount in requested.items() if _is_extended(res) and amount)
+    if not extended:
+        return
+    context.add(
+        finding(
+            "RESOURCES_UNVERIFIED",
+            workload.ref,
+            f"{workload.base}spec.containers",
+            f"The cluster has no nodes, so whether any node advertises {', '.join(extended)} "
+            "could not be checked: the pod will stay Pending until nodes that do join.",
+            "Join the GPU nodes (with the SR-IOV device plugin running) and check again.",
+        )
+    )
 
 
 def _check_fit(context: _Context, workload: _Workload, requested: dict[str, float]) -> None:

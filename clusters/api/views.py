@@ -1,5 +1,6 @@
 import re
 
+import django_filters
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -22,9 +23,19 @@ from clusters.api.serializers import (
 )
 from clusters.models import Cluster, ExecRun, Rollout
 from planner import inventory
+from planner.api.filters import PlanFilter, plan_named
 from planner.models import Plan
+from railstudio.filters import pagination_params, reject_unknown
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
+
+
+class ClusterFilter(django_filters.FilterSet):
+    plan = PlanFilter(field_name="plans")  # clusters a plan (id or slug) is bound to
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "is_lab", "drifted", "reachable", "plan"]
 
 
 class ClusterViewSet(viewsets.ModelViewSet):
@@ -34,7 +45,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     serializer_class = ClusterSerializer
     write_role = OPERATOR
     action_write_roles = {"refresh": VIEWER}  # reading pods changes nothing on the cluster
-    filterset_fields = ["name", "is_lab", "drifted", "reachable"]
+    filterset_class = ClusterFilter
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -68,6 +79,24 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
+    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @action(detail=True, methods=["post"], url_path="drift-check")
+    def drift_check(self, request, pk=None):
+        """Compare the cluster's live NADs with each bound plan's last applied revision (a
+        Celery task); poll GET /api/clusters/{id}/ until drift_checked_at moves, then read
+        drifted and drift_diff."""
+        cluster = self.get_object()
+        services.enqueue(lambda: tasks.check_drift.delay(cluster.pk))
+        return Response(
+            {
+                "queued": "drift-check",
+                "cluster": cluster.pk,
+                "drifted": cluster.drifted,
+                "drift_checked_at": cluster.drift_checked_at,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
@@ -81,10 +110,11 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def discovery(self, request, pk=None):
         """What node discovery found; with `?plan=<id or slug>`, the planned-vs-discovered diff."""
         cluster = self.get_object()
+        reject_unknown(request, {"plan"})
         body = {"discovered_at": cluster.discovered_at, "nodes": cluster.discovery}
         key = request.query_params.get("plan")
         if key:
-            plan = _plan_or_400(key)
+            plan = plan_named(key)
             body["diff"] = discovery.compare(plan.to_spec(), cluster.discovery)
         return Response(body)
 
@@ -93,7 +123,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def import_discovery(self, request, pk=None):
         """Write the discovered nodes and NICs into a plan's inventory (`{"plan": ...}`)."""
         cluster = self.get_object()
-        plan = _plan_or_400(str(request.data.get("plan", "")))
+        plan = plan_named(str(request.data.get("plan", "")))
         if not cluster.discovery:
             raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
         documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
@@ -124,8 +154,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def pods(self, request, pk=None):
         """Pods that ask for secondary networks, from the last snapshot."""
         cluster = self.get_object()
-        rows = cluster.pods.all()
         params = request.query_params
+        reject_unknown(request, {"namespace", "node", "problem"} | pagination_params(self))
+        rows = cluster.pods.all()
         if params.get("namespace"):
             rows = rows.filter(namespace=params["namespace"])
         if params.get("node"):
@@ -181,6 +212,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def rollouts(self, request, pk=None):
         cluster = self.get_object()
         if request.method == "GET":
+            reject_unknown(request, pagination_params(self))
             page = self.paginate_queryset(cluster.rollouts.select_related("cluster", "created_by"))
             return self.get_paginated_response(RolloutSerializer(page, many=True).data)
         body = RolloutRequestSerializer(data=request.data)
@@ -213,18 +245,12 @@ class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [OperatorOnly]
 
 
-def _plan_or_400(key: str) -> Plan:
-    plan = Plan.objects.filter(**({"pk": key} if key.isdigit() else {"slug": key})).first()
-    if plan is None:
-        raise ValidationError({"plan": [f"No plan '{key}'."]})
-    return plan
-
-
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rollout history: `?cluster=<id>&plan=<id or slug>`."""
 
     queryset = Rollout.objects.select_related("cluster", "created_by")
     write_role = OPERATOR
+    extra_query_params = ("cluster", "plan")
 
     def get_serializer_class(self):
         return RolloutDetailSerializer if self.action == "retrieve" else RolloutSerializer

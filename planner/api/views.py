@@ -10,6 +10,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from planner import allocation, documents, inventory, ipam, services
+from planner.api.filters import ExclusionFilter, NodeFilter, NodeNICFilter, RailFilter
 from planner.api.serializers import (
     AllocateSerializer,
     ExclusionSerializer,
@@ -138,7 +139,7 @@ def _document_from_request(request) -> dict:
 class RailViewSet(viewsets.ModelViewSet):
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
-    filterset_fields = ["plan", "index"]
+    filterset_class = RailFilter
 
     @extend_schema(parameters=[OpenApiParameter("limit", int)], request=AllocateSerializer)
     @action(detail=True, methods=["get", "post"], url_path="available-ips")
@@ -218,21 +219,16 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
 class ExclusionViewSet(viewsets.ModelViewSet):
     queryset = Exclusion.objects.select_related("rail")
     serializer_class = ExclusionSerializer
-    filterset_fields = {"rail": ["exact"], "rail__plan": ["exact"], "purpose": ["exact"]}
+    filterset_class = ExclusionFilter
 
 
 class NodeViewSet(viewsets.ModelViewSet):
     queryset = Node.objects.all()
     serializer_class = NodeSerializer
-    filterset_fields = ["plan", "name"]
+    filterset_class = NodeFilter
 
 
 class NodeNICViewSet(viewsets.ModelViewSet):
     queryset = NodeNIC.objects.select_related("node", "rail")
     serializer_class = NodeNICSerializer
-    filterset_fields = {
-        "node": ["exact"],
-        "rail": ["exact"],
-        "node__plan": ["exact"],
-        "host_ip": ["exact", "isnull"],
-    }
+    filterset_class = NodeNICFilter

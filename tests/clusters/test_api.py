@@ -1,5 +1,8 @@
 import pytest
 import yaml
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from kubernetes import client as k8s
 
 from clusters.models import Cluster, Rollout
 from tests.helpers import wait_for
@@ -83,6 +86,65 @@ def test_history_filters_by_cluster_and_plan(operator_api, lab_cluster, seed_pla
     detail = operator_api.get(f"/api/rollouts/{record.id}/").json()
     assert [obj["kind"] for obj in detail["bundle"]].count("NetworkAttachmentDefinition") == 8
     assert operator_api.get("/api/rollouts/?cluster=abc").status_code == 400
+    assert operator_api.get(f"/api/rollouts/?plan={seed_plan.id}").json()["count"] == 1
+    assert operator_api.get("/api/rollouts/?state=failed").status_code == 400  # unknown filter
+
+
+def test_cluster_lists_take_plans_by_id_or_slug_and_refuse_unknown_parameters(
+    viewer_api, lab_cluster, seed_plan
+):
+    for key in (seed_plan.id, seed_plan.slug):
+        assert [
+            c["id"] for c in viewer_api.get(f"/api/clusters/?plan={key}").json()["results"]
+        ] == [lab_cluster.id]
+    assert viewer_api.get("/api/clusters/?plan=nope").status_code == 400
+    assert viewer_api.get("/api/clusters/?team=a").status_code == 400
+    pods = f"/api/clusters/{lab_cluster.id}/pods/"
+    assert viewer_api.get(pods + "?problem=any&limit=5").status_code == 200
+    assert viewer_api.get(pods + "?problems=any").status_code == 400
+    assert viewer_api.get(f"/api/clusters/{lab_cluster.id}/rollouts/?plan=x").status_code == 400
+    discovery = f"/api/clusters/{lab_cluster.id}/discovery/"
+    assert viewer_api.get(f"{discovery}?plan={seed_plan.id}").status_code == 200
+    assert viewer_api.get(f"{discovery}?plan=nope").status_code == 400
+    assert viewer_api.get(f"{discovery}?pln={seed_plan.slug}").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drift_check_through_the_api(
+    operator_api, viewer_api, lab, lab_cluster, seed_plan, celery_worker_thread
+):
+    from clusters import rollout
+
+    record = rollout.request_rollout(lab_cluster, seed_plan, None)
+    assert rollout.execute(record.pk) == "succeeded"
+    url = f"/api/clusters/{lab_cluster.id}/drift-check/"
+    assert viewer_api.post(url).status_code == 403  # operators act
+    with CaptureQueriesContext(connection) as queries:
+        queued = operator_api.post(url)
+    assert len(queries) <= 6, [q["sql"] for q in queries]  # auth, roles, the cluster
+    assert queued.status_code == 202 and queued.json()["queued"] == "drift-check"
+    assert queued.json()["drift_checked_at"] is None
+
+    def checked():
+        body = operator_api.get(f"/api/clusters/{lab_cluster.id}/").json()
+        return body if body["drift_checked_at"] else None
+
+    body = wait_for(checked, timeout=30)
+    assert (body["drifted"], body["drift_diff"]) == (False, "")
+    k8s.CustomObjectsApi(lab.api_client()).delete_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", "ai-training", "network-attachment-definitions", "sriov-rail-4"
+    )
+    before = body["drift_checked_at"]
+    assert operator_api.post(url).status_code == 202
+    body = wait_for(
+        lambda: (
+            (b := operator_api.get(f"/api/clusters/{lab_cluster.id}/").json())
+            and b["drift_checked_at"] != before
+            and b
+        ),
+        timeout=30,
+    )
+    assert body["drifted"] and "sriov-rail-4: missing" in body["drift_diff"]
 
 
 @pytest.mark.django_db(transaction=True)

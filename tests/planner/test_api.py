@@ -338,3 +338,32 @@ def test_slugs_are_unique_and_not_reserved(planner_api):
     assert clash.status_code == 400 and "taken by another plan" in clash.json()["name"][0]
     reserved = planner_api.post("/api/plans/", {**PLAN, "name": "New"}, format="json")
     assert reserved.status_code == 400 and "reserved" in reserved.json()["slug"][0]
+
+
+def test_every_filter_takes_a_plan_by_id_or_slug(viewer_api, seed_plan):
+    Plan.objects.create(name="Other", slug="other")  # an empty plan, to filter it out
+    for url, count in (
+        ("/api/rails/", 8),
+        ("/api/exclusions/", 8),
+        ("/api/nodes/", 4),
+        ("/api/nics/", 32),
+    ):
+        by_id = viewer_api.get(f"{url}?plan={seed_plan.id}&limit=500").json()
+        by_slug = viewer_api.get(f"{url}?plan={seed_plan.slug}&limit=500").json()
+        assert by_id == by_slug and by_id["count"] == count, url
+        assert viewer_api.get(f"{url}?plan=other").json()["count"] == 0, url
+        unknown = viewer_api.get(f"{url}?plan=no-such-plan")
+        assert unknown.status_code == 400 and "No plan 'no-such-plan'" in unknown.json()["plan"][0]
+    older = viewer_api.get(f"/api/exclusions/?rail__plan={seed_plan.slug}").json()
+    assert older["count"] == 8  # the older parameter names are still known
+    assert viewer_api.get(f"/api/nics/?node__plan={seed_plan.slug}").json()["count"] == 32
+
+
+def test_an_unknown_filter_parameter_is_a_400_naming_it(viewer_api, seed_plan):
+    for url in ("/api/rails/", "/api/exclusions/", "/api/nodes/", "/api/nics/", "/api/plans/"):
+        response = viewer_api.get(f"{url}?plna={seed_plan.slug}")
+        assert response.status_code == 400, url
+        assert "Unknown query parameter" in response.json()["plna"][0]
+        assert "limit" in response.json()["plna"][0]  # says what is known
+    paged = viewer_api.get("/api/rails/?limit=2&offset=2&index=3")
+    assert paged.status_code == 200 and paged.json()["count"] == 1

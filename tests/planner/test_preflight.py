@@ -271,6 +271,11 @@ RULES: dict[str, tuple[Run, Run]] = {
         ),
         _objects(nad(), pod(), facts=facts_for(nodes=1)),
     ),
+    # A cluster known to have no nodes (facts nodes=[]): said, not skipped; unknown nodes: quiet.
+    "RESOURCES_UNVERIFIED": (
+        _objects(nad(), pod(), facts={"nodes": []}),
+        _objects(nad(), pod(), facts={"nodes": None}),
+    ),
     "RESOURCE_TOO_FEW_NODES": (
         _objects(
             *seed_nads(),
