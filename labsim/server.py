@@ -48,6 +48,7 @@ class LabServer:
         self._site: web.SockSite | None = None
         self._ssl = None
         self._reopen: asyncio.TimerHandle | None = None
+        self._held_port: socket.socket | None = None
         self.stopped = asyncio.Event()
 
     @property
@@ -86,6 +87,7 @@ class LabServer:
     async def stop(self) -> None:
         if self._reopen:
             self._reopen.cancel()
+        self._release_port()
         await self.lab.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -109,6 +111,7 @@ class LabServer:
             if self._site is not None:
                 await self._site.stop()
                 self._site = None
+                self._hold_port()
             self.lab.store.close_all_watches()
 
         loop = asyncio.get_running_loop()
@@ -117,8 +120,26 @@ class LabServer:
             self._reopen.cancel()
         self._reopen = loop.call_later(seconds, lambda: loop.create_task(self._listen_again()))
 
+    def _hold_port(self) -> None:
+        """Keep the port bound but not listening while the API is down: connections are still
+        refused, and no other process on the machine can take the port meanwhile."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            return
+        self._held_port = sock
+
+    def _release_port(self) -> None:
+        if self._held_port is not None:
+            self._held_port.close()
+            self._held_port = None
+
     async def _listen_again(self) -> None:
         self._reopen = None
+        self._release_port()
         if self._runner is not None and self._site is None:
             await self._listen()
 
