@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from clusters import diffing, facts, kubeconfig_policy, liveness, ownership
+from clusters.credentials import CredentialsError
 from clusters.failures import describe
 from clusters.kube import Kube, KubeError, Target, concurrently
 from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
@@ -160,6 +161,8 @@ def execute(rollout_id: int, *, parallel: int | None = None) -> str:
     except KubeError as error:
         verb = "Not run" if error.permanent else "The cluster did not answer"
         _finish(rollout, RolloutState.FAILED, f"{verb}: {error}")
+    except CredentialsError as error:
+        _finish(rollout, RolloutState.FAILED, f"Not run: {error}")
     except Exception as error:
         _finish(rollout, RolloutState.FAILED, f"Failed: {describe(error)}")
         raise
