@@ -1,6 +1,7 @@
 """Rail Studio settings: 12-factor, every value from the environment with a safe default."""
 
 import os
+from pathlib import Path
 
 import dj_database_url
 
@@ -97,7 +98,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Outside var/ in the image (RAILSTUDIO_STATIC_ROOT): var/ is a volume that outlives upgrades.
+STATIC_ROOT = Path(os.environ.get("RAILSTUDIO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
