@@ -129,12 +129,14 @@ def cancel(record: Rollout, user) -> str:
 def claim(record: Rollout) -> bool:
     """Take a pending (or interrupted, when redelivered) rollout for this worker."""
     now = timezone.now()
+    resumed = record.state == RolloutState.INTERRUPTED
     claimed = Rollout.objects.filter(pk=record.pk, state=record.state).update(
         state=RolloutState.RUNNING,
         started_at=Coalesce(F("started_at"), now),
         heartbeat_at=now,
         attempts=F("attempts") + 1,
         finished_at=None,
+        message="Resumed by another worker after its first one was lost." if resumed else "",
     )
     return bool(claimed)
 

@@ -28,6 +28,8 @@ from planner.models import Plan
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
 
+ROLLOUT_RELATED = ("cluster", "created_by", "rollback_of", "cancelled_by")
+
 
 class ClusterViewSet(viewsets.ModelViewSet):
     """Clusters: viewers read; operators register, edit, test, roll out."""
@@ -193,7 +195,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
     def rollouts(self, request, pk=None):
         cluster = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(cluster.rollouts.select_related("cluster", "created_by"))
+            page = self.paginate_queryset(cluster.rollouts.select_related(*ROLLOUT_RELATED))
             return self.get_paginated_response(RolloutSerializer(page, many=True).data)
         body = RolloutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -239,7 +241,7 @@ def _plan_or_400(key: str) -> Plan:
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rollout history: `?cluster=<id>&plan=<id or slug>`; cancel; rollback (GET previews)."""
 
-    queryset = Rollout.objects.select_related("cluster", "created_by", "rollback_of")
+    queryset = Rollout.objects.select_related(*ROLLOUT_RELATED)
     write_role = OPERATOR
 
     def list(self, request, *args, **kwargs):
