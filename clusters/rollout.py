@@ -123,9 +123,9 @@ def request_rollback(
     if (prune or force) and not reason.strip():
         raise RollbackRefused("Pruning or forcing a rollback needs a reason, for the audit record.")
     why = f"rollback to revision {rollout.revision}" + (f": {reason.strip()}" if reason else "")
-    return request_rollout(
+    return request_rollout(  # the reason is recorded whether it prunes, forces or neither
         rollout.cluster, rollout.plan, user, prune=prune, force=force,
-        force_reason=why if force else "", bundle=rollout.bundle, rollback_of=rollout,
+        force_reason=why, bundle=rollout.bundle, rollback_of=rollout,
     )  # fmt: skip
 
 
