@@ -257,7 +257,10 @@ def task_stamp(result_at, cluster: Cluster) -> str:
 
 
 def failed_after(cluster: Cluster, result_at) -> bool:
-    return bool(cluster.last_error_at) and (not result_at or cluster.last_error_at > result_at)
+    """Whether the cluster's last error came after the panel's last result."""
+    if not cluster.last_error or not cluster.last_error_at:
+        return False
+    return not result_at or cluster.last_error_at > result_at
 
 
 def drift_context(cluster: Cluster, poll: Poll, **extra) -> dict:

@@ -51,7 +51,8 @@ class ClusterViewSet(viewsets.ModelViewSet):
         one) is checked before anything is saved, and so are the plans to bind."""
         data, cluster = serializer.validated_data, serializer.instance
         text = data.get("kubeconfig") or ""
-        if text or ("context" in data and data["context"] != cluster.context):
+        context_changed = "context" in data and data["context"] != cluster.context
+        if text or (context_changed and not cluster.in_cluster):
             try:
                 context, server = services.check_kubeconfig(
                     text or cluster.kubeconfig_text(), data.get("context", cluster.context)

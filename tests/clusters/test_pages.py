@@ -99,6 +99,8 @@ def post_urls(cluster, record, plan) -> list[str]:
         reverse("cluster-unbind", args=[cluster.pk, plan.slug]),
         reverse("cluster-rollout", args=[cluster.pk]),
         reverse("rollout-rollback", args=[record.pk]),
+        reverse("rollout-cancel", args=[record.pk]),
+        reverse("cluster-delete", args=[cluster.pk]),
         reverse("plan-rollout-start", args=[plan.slug]),
     ]
 
@@ -414,6 +416,49 @@ def test_reconcile_rolls_the_drifted_plan_out_again(as_operator, east, seed_plan
     record = Rollout.objects.get(state="pending")
     assert response.status_code == 302 and response["Location"] == record.get_absolute_url()
     assert record.plan == seed_plan and record.prune and record.revision == 2
+
+
+@pytest.mark.django_db
+def test_reconcile_is_not_offered_for_a_plan_no_longer_bound(as_operator, east, seed_plan):
+    make_rollout(east, seed_plan, "succeeded")
+    east.drifted, east.drift_checked_at = True, timezone.now()
+    east.drift_diff = "# NetworkAttachmentDefinition/ai-training/sriov-rail-2: missing\n+x\n"
+    east.save()
+    east.plans.remove(seed_plan)
+    html = text_of(as_operator.get(east.get_absolute_url()))
+    assert "sriov-rail-2: missing" in html and ">Reconcile</button>" not in html
+    assert "belong to no plan bound to this cluster" in html
+    response = as_operator.post(reverse("cluster-reconcile", args=[east.pk]), {"confirm": "yes"})
+    assert response.status_code == 409 and "Nothing to reconcile" in text_of(response)
+    assert Rollout.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rollout_that_prunes_asks_first_and_a_dry_run_does_not(as_operator, east, seed_plan):
+    url = reverse("cluster-rollout", args=[east.pk])
+    asked = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on"})
+    html = text_of(asked)
+    assert asked.status_code == 200 and "with prune?" in html and "Roll out and prune" in html
+    assert 'name="prune" value="on"' in html and not Rollout.objects.exists()
+    dry = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on", "dry_run": "on"})
+    assert dry.status_code == 302 and Rollout.objects.get().dry_run
+    Rollout.objects.update(state="succeeded")
+    done = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on", "confirm": "yes"})
+    assert done.status_code == 302 and Rollout.objects.filter(prune=True, dry_run=False).exists()
+    start = reverse("plan-rollout-start", args=[seed_plan.slug])
+    fan = as_operator.post(start, {"cluster": east.pk, "prune": "on"})
+    assert fan.status_code == 200 and "to east with prune?" in text_of(fan)
+
+
+@pytest.mark.django_db
+def test_deleting_a_cluster_asks_first(as_operator, east, finished):
+    url = reverse("cluster-delete", args=[east.pk])
+    assert "Delete cluster east?" in text_of(as_operator.get(url))
+    assert "1 rollout record(s)" in text_of(as_operator.post(url))
+    assert Cluster.objects.filter(pk=east.pk).exists()
+    response = as_operator.post(url, {"confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == reverse("cluster-list")
+    assert not Cluster.objects.exists() and not Rollout.objects.exists()
 
 
 # ---------------------------------------------------------------------------------------------
