@@ -6,7 +6,15 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from clusters import discovery, services, tasks
-from clusters.views import Poll, get_cluster, operator_post, poll_state, poll_url, stamp
+from clusters.views import (
+    Poll,
+    failed_after,
+    get_cluster,
+    operator_post,
+    poll_state,
+    poll_url,
+    task_stamp,
+)
 from planner import inventory
 from planner.views import viewer_required
 
@@ -36,6 +44,7 @@ def _panel(request, cluster, poll: Poll, status: int = 200, **extra):
     context = {
         "cluster": cluster,
         "discovery_poll": poll,
+        "discovery_failed": failed_after(cluster, cluster.discovered_at),
         "comparisons": comparisons(cluster),
         **extra,
     }
@@ -48,7 +57,9 @@ def discovery_panel(request, pk):
     return _panel(
         request,
         cluster,
-        poll_state(request, "cluster-discovery", cluster.pk, stamp(cluster.discovered_at)),
+        poll_state(
+            request, "cluster-discovery", cluster.pk, task_stamp(cluster.discovered_at, cluster)
+        ),
     )
 
 
@@ -62,7 +73,9 @@ def cluster_discover(request, pk):
     return _panel(
         request,
         cluster,
-        Poll(poll_url("cluster-discovery", cluster.pk, stamp(cluster.discovered_at), 1)),
+        Poll(
+            poll_url("cluster-discovery", cluster.pk, task_stamp(cluster.discovered_at, cluster), 1)
+        ),
     )
 
 

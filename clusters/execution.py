@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.utils import timezone
 
-from clusters.kube import Kube, KubeError
+from clusters.failures import describe
+from clusters.kube import Kube
 from clusters.models import ExecRun
 from clusters.rollout import target_for
 
@@ -18,6 +20,9 @@ ALLOWED = {
     "env": ["env"],
 }
 TIMEOUT_SECONDS = 20
+# A run no worker has finished this long after it was asked for is given up (and never runs):
+# the page and the API stop waiting with a reason.
+ABANDONED_AFTER_SECONDS = TIMEOUT_SECONDS + 100
 MISSING_TOOL_CODES = {126, 127}
 
 
@@ -60,9 +65,26 @@ def execute(run_id: int) -> ExecRun:
         not_found = "executable file not found" in stderr or "not found" in stderr.lower()
         if code in MISSING_TOOL_CODES and (not_found or code == 127):
             run.error = _missing_tool_message(run)
-    except KubeError as error:
-        run.error = f"The exec call failed: {error}"
+    except Exception as error:  # whatever it is, the run ends with the reason
+        run.error = f"The exec call failed: {describe(error)}"
     run.duration_ms = int((time.monotonic() - started) * 1000)
     run.finished_at = timezone.now()
     run.save()
+    return run
+
+
+def give_up_if_abandoned(run: ExecRun) -> ExecRun:
+    """End a run that no worker finished in time (the worker died, or none is running)."""
+    deadline = timezone.now() - timedelta(seconds=ABANDONED_AFTER_SECONDS)
+    if run.done or run.created_at > deadline:
+        return run
+    run.error = (
+        f"No worker finished this command within {ABANDONED_AFTER_SECONDS} s (is a Celery "
+        "worker running?); it will not run now."
+    )
+    run.finished_at = timezone.now()
+    ExecRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+        error=run.error, finished_at=run.finished_at
+    )
+    run.refresh_from_db()
     return run

@@ -11,6 +11,10 @@ from planner.models import Plan
 
 KUBECONFIG_MAX_BYTES = 1024 * 1024
 FORCE_REASON_NEEDED = "Forcing past preflight errors needs a reason, for the audit record."
+ADOPT_REASON_NEEDED = (
+    "Taking over objects Rail Studio did not make needs a reason, for the audit record."
+)
+ROLLBACK_REASON_NEEDED = "Pruning or forcing a rollback needs a reason, for the audit record."
 
 
 def read_upload(upload) -> str:
@@ -72,17 +76,37 @@ class RolloutOptionsForm(forms.Form):
     prune = forms.BooleanField(required=False)
     force = forms.BooleanField(required=False)
     force_reason = forms.CharField(required=False, max_length=1000)
+    adopt = forms.BooleanField(required=False)
+    adopt_reason = forms.CharField(required=False, max_length=1000)
 
     def clean(self):
         data = super().clean()
         if data.get("force") and not data.get("force_reason", "").strip():
             self.add_error("force_reason", FORCE_REASON_NEEDED)
+        if data.get("adopt") and not data.get("adopt_reason", "").strip():
+            self.add_error("adopt_reason", ADOPT_REASON_NEEDED)
         return data
 
     def options(self) -> dict:
-        return {
-            key: self.cleaned_data[key] for key in ("dry_run", "prune", "force", "force_reason")
-        }
+        keys = ("dry_run", "prune", "force", "force_reason", "adopt", "adopt_reason")
+        return {key: self.cleaned_data[key] for key in keys}
+
+
+class RollbackForm(forms.Form):
+    """Rolling back re-applies a stored bundle; pruning or forcing is a choice, with a reason."""
+
+    prune = forms.BooleanField(required=False)
+    force = forms.BooleanField(required=False)
+    reason = forms.CharField(required=False, max_length=1000)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("prune") or data.get("force")) and not data.get("reason", "").strip():
+            self.add_error("reason", ROLLBACK_REASON_NEEDED)
+        return data
+
+    def options(self) -> dict:
+        return {key: self.cleaned_data[key] for key in ("prune", "force", "reason")}
 
 
 class ClusterRolloutForm(RolloutOptionsForm):

@@ -731,6 +731,9 @@ class Context:
     nodes: NodeIndex | None
     pools: dict[str, tuple[str, int]]
     known_vf_resources: set[str] = field(init=False, default_factory=set)
+    # (namespace, NAD name) -> the plan whose label the live NAD carries: an interface is
+    # judged by the plan that owns the NAD it attaches, whatever the pod's own plan.
+    nad_plans: dict[tuple[str | None, str], PlanIndex] = field(default_factory=dict)
 
     def __post_init__(self):
         known = set(self.plan.resources) if self.plan else set()
@@ -741,6 +744,9 @@ class Context:
     @property
     def gpu_resource(self) -> str:
         return self.plan.gpu_resource if self.plan else DEFAULT_GPU_RESOURCE
+
+    def plan_for(self, namespace: str | None, nad_name: str) -> PlanIndex | None:
+        return self.nad_plans.get((namespace, nad_name)) or self.plan
 
     def resource_of(self, namespace: str | None, nad_name: str) -> str | None:
         """The VF resource an attachment draws from: the cluster NAD's annotation, else the
@@ -941,7 +947,7 @@ def _interface(
     entry: dict | None,
     requested: bool,
 ) -> InterfaceReport:
-    plan = context.plan
+    plan = context.plan_for(attachment["namespace"], attachment["name"])
     rail = plan.rail_for(attachment["name"]) if plan else None
     rail_spec = plan.rail_spec_for(attachment["name"]) if plan else None
     found = entry or {}
@@ -1184,30 +1190,70 @@ def inspect_cluster(
     default_plan: PlanSpec | None = None,
     others: bool = True,
     reader: PodReader | None = None,
+    owners: dict[str, PlanSpec] | None = None,
 ) -> list[PodReport]:
     """Reports for a whole cluster in one pass over its pods and events: the pods of each
     namespace in `plans` compared with that plan, then (unless `others` is False) the pods of
-    every other namespace with `default_plan`. Addresses are checked for duplicates within
-    each of those groups. A `reader` kept from the cluster's last inspection spares reading
-    again the pods that did not change since."""
+    every other namespace with `default_plan`. With `owners` (plans by slug), a pod that asks
+    for a NAD labelled as one of them is compared with that plan, and every interface with the
+    plan that owns its NAD: two plans may share a namespace. Addresses are checked for
+    duplicates within each group. A `reader` kept from the cluster's last inspection spares
+    reading again the pods that did not change since."""
     from clusters.diagnose import diagnose_view  # diagnose builds on this module
 
     with collector_paused():
         views = (reader or PodReader()).read(pods)
-        groups: dict[str | None, list[PodView]] = {namespace: [] for namespace in plans}
+        owner_of = nad_owners(nads, owners or {})
+        groups: dict = {namespace: [] for namespace in plans}
         for view in views:
             if not view.asks_for_networks:
                 continue
-            key = view.namespace if view.namespace in plans else None
+            slug = _pod_owner(view, owner_of)
+            key = (
+                ("plan", slug)
+                if slug is not None
+                else (view.namespace if view.namespace in plans else None)
+            )
             if key is not None or others:
                 groups.setdefault(key, []).append(view)
+        indexes = {slug: PlanIndex(owners[slug]) for slug in set(owner_of.values())}
+        nad_plans = {nad: indexes[slug] for nad, slug in owner_of.items()}
         grouped_events = group_events(events)
         reports = []
         for key, members in groups.items():
-            plan = plans[key] if key is not None else default_plan
-            context = build_context(plan, nodes, nads, ippools)
+            if isinstance(key, tuple):
+                context = build_context(None, nodes, nads, ippools)
+                context = replace(context, plan=indexes[key[1]])
+            else:
+                plan = plans[key] if key is not None else default_plan
+                context = build_context(plan, nodes, nads, ippools)
+            context.nad_plans = nad_plans
             reports += _reports(members, context, grouped_events, devices or {}, diagnose_view)
         return reports
+
+
+def nad_owners(nads: list[dict] | None, owners: dict[str, PlanSpec]) -> dict[tuple, str]:
+    """(namespace, NAD name) -> the slug of the plan in `owners` whose label the NAD carries."""
+    found: dict[tuple, str] = {}
+    if not owners:
+        return found
+    for entry in nads or []:
+        metadata = entry.get("metadata") if _is_dict(entry) else None
+        if not _is_dict(metadata) or not metadata.get("name"):
+            continue
+        labels = metadata.get("labels") if _is_dict(metadata.get("labels")) else {}
+        slug = labels.get(manifests.PLAN_LABEL)
+        if slug in owners:
+            found[(metadata.get("namespace"), metadata["name"])] = slug
+    return found
+
+
+def _pod_owner(view: PodView, owner_of: dict[tuple, str]) -> str | None:
+    for attachment in view.networks:
+        slug = owner_of.get((attachment["namespace"], attachment["name"]))
+        if slug is not None:
+            return slug
+    return None
 
 
 class PodReader:

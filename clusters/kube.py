@@ -4,8 +4,12 @@ default. Errors come out as KubeError with the API's Status message and whether 
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -14,15 +18,15 @@ from typing import TypeVar
 
 import orjson
 import urllib3
-import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.api import apiextensions_v1_api, apis_api, core_v1_api, version_api  # noqa: F401
+from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
-from clusters import kubeconfigs
+from clusters import exec_plugins, kubeconfig_policy, kubeconfigs
 from railstudio.gcpause import collector_paused
 
 FIELD_MANAGER = "railstudio"
@@ -53,21 +57,31 @@ class KubeError(Exception):
         status: int | None = None,
         reason: str = "",
         retry_after: float | None = None,
+        *,
+        permanent: bool = False,
+        kubernetes_status: bool = True,
     ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+        self.permanent = permanent  # no retry can help (credentials refused, bad kubeconfig)
+        self.kubernetes_status = kubernetes_status  # the answer was a Kubernetes Status
 
     @property
     def transient(self) -> bool:
         """Connection failures, timeouts, 429 and 5xx may pass; 4xx are final."""
+        if self.permanent:
+            return False
         return self.status is None or self.status in TRANSIENT_STATUS
 
     def __str__(self):
-        prefix = f"{self.status} {self.reason}: " if self.status else ""
-        return f"{prefix}{self.message}"
+        if not self.status or not self.kubernetes_status:
+            return self.message
+        return (
+            f"{' '.join(str(part) for part in (self.status, self.reason) if part)}: {self.message}"
+        )
 
 
 def _from_api_exception(error) -> KubeError:
@@ -79,15 +93,21 @@ def _from_api_exception(error) -> KubeError:
         parsed = json.loads(body) if isinstance(body, (str, bytes)) else None
     except ValueError:
         parsed = None
-    if isinstance(parsed, dict) and parsed.get("kind") == "Status":
+    is_status = isinstance(parsed, dict) and parsed.get("kind") == "Status"
+    if is_status:
         message, reason = parsed.get("message", message), parsed.get("reason", reason)
+    elif status:
+        # Not a Kubernetes Status: never echo the body (an internal page's HTML, say).
+        message = f"answered HTTP {status} without a Kubernetes Status"
     retry_after = None
     if headers and headers.get("Retry-After"):
         try:
             retry_after = float(headers["Retry-After"])
         except ValueError:
             retry_after = None
-    return KubeError(message, status=status, reason=reason, retry_after=retry_after)
+    return KubeError(
+        message, status=status, reason=reason, retry_after=retry_after, kubernetes_status=is_status
+    )
 
 
 def translate(error: Exception) -> KubeError:
@@ -151,11 +171,18 @@ def concurrently(
 
 @dataclass(frozen=True)
 class Target:
-    """What to connect to: a kubeconfig (text) and context, or the in-cluster service account."""
+    """What to connect to: a kubeconfig (text) and context, or the in-cluster service account.
+    `policy` is what the kubeconfig may hold (default: the settings'); it is checked at every
+    use, so a stored kubeconfig that breaks it is never run."""
 
     kubeconfig: str = ""
     context: str = ""
     in_cluster: bool = False
+    policy: kubeconfig_policy.Policy | None = None
+
+
+def credentials_refused(message: str) -> KubeError:
+    return KubeError(message, permanent=True)
 
 
 def api_client(target: Target) -> k8s.ApiClient:
@@ -164,18 +191,104 @@ def api_client(target: Target) -> k8s.ApiClient:
         k8s_config.load_incluster_config(client_configuration=configuration)
         api = k8s.ApiClient(configuration)
     else:
-        config_dict = yaml.load(target.kubeconfig, Loader=kubeconfigs.LOADER)
-        api = k8s_config.new_client_from_config_dict(
-            config_dict, context=target.context or None, persist_config=False
-        )
-        context = target.context or kubeconfigs.current_context(config_dict)
-        if not kubeconfigs.credentials_expire(config_dict, context):
-            # The client's hook re-reads the kubeconfig into the configuration before every
-            # request (1-2 ms of CPU each, mostly proxy lookups in os.environ); it only matters
-            # for credentials that expire.
-            api.configuration.refresh_api_key_hook = None
+        api = _kubeconfig_client(target)
     api.configuration.retries = 0  # with_retries decides; urllib3 should not retry behind it
     return api
+
+
+def _kubeconfig_client(target: Target) -> k8s.ApiClient:
+    policy = target.policy or kubeconfig_policy.current()
+    try:
+        config = kubeconfigs.load(target.kubeconfig)
+        kubeconfig_policy.enforce(config, policy)
+        context = target.context or kubeconfigs.current_context(config)
+        kubeconfigs.server_of(config, context)  # names a missing context or server
+        plugin = _ExecCredentials.of(target, config, context, policy)
+        if plugin is not None:
+            config = plugin.resolved(config, context)
+        api = k8s_config.new_client_from_config_dict(
+            config, context=context or None, persist_config=False
+        )
+    except kubeconfig_policy.KubeconfigRefused as error:
+        raise credentials_refused(
+            f"The stored kubeconfig breaks Rail Studio's credential rules, so it was not used: "
+            f"{error}. Register the cluster again with inline credentials."
+        ) from None
+    except kubeconfigs.KubeconfigError as error:
+        raise credentials_refused(f"The stored kubeconfig cannot be used: {error}") from None
+    except exec_plugins.ExecPluginError as error:
+        raise credentials_refused(f"No credentials: {error}") from None
+    except (ConfigException, ValueError, TypeError, KeyError, OSError) as error:
+        raise credentials_refused(f"The stored kubeconfig cannot be used: {error}") from None
+    # The loader's own hook re-reads the kubeconfig before every request (1-2 ms of CPU each);
+    # only an exec plugin's credentials expire, and its hook fetches them again when they do.
+    api.configuration.refresh_api_key_hook = plugin.refresh_hook() if plugin else None
+    return api
+
+
+class _ExecCredentials:
+    """A context's exec plugin: runs it (exec_plugins.run) and keeps its credential until it
+    expires, across the clients of this process."""
+
+    _cache: dict[str, exec_plugins.Credential] = {}
+    _lock = threading.Lock()
+    CACHE_SIZE = 64
+
+    def __init__(self, key: str, plugin: dict, cluster: dict | None, policy):
+        self.key, self.plugin, self.cluster, self.policy = key, plugin, cluster, policy
+        self.credential = self._cached() or self._fetch()
+
+    @classmethod
+    def of(cls, target: Target, config: dict, context: str, policy) -> _ExecCredentials | None:
+        user = kubeconfigs.user_of(config, context)
+        if "exec" not in user:
+            return None
+        key = hashlib.sha256(f"{context}\0{target.kubeconfig}".encode()).hexdigest()
+        return cls(key, user["exec"], kubeconfigs.cluster_of(config, context), policy)
+
+    def _cached(self) -> exec_plugins.Credential | None:
+        with self._lock:
+            found = self._cache.get(self.key)
+        return found if found is not None and not found.expired() else None
+
+    def _fetch(self) -> exec_plugins.Credential:
+        credential = exec_plugins.run(self.plugin, self.cluster, self.policy)
+        if credential.expires_at is not None and not credential.expired():
+            with self._lock:
+                while len(self._cache) >= self.CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[self.key] = credential
+        return credential
+
+    def resolved(self, config: dict, context: str) -> dict:
+        """The kubeconfig with the context's exec block replaced by the plugin's answer."""
+        config = copy.deepcopy(config)
+        user = kubeconfigs.user_of(config, context)
+        user.pop("exec")
+        if self.credential.token:
+            user["token"] = self.credential.token
+        else:
+            user["client-certificate-data"] = _b64(self.credential.client_certificate)
+            user["client-key-data"] = _b64(self.credential.client_key)
+        return config
+
+    def refresh_hook(self):
+        if not self.credential.token or self.credential.expires_at is None:
+            return None  # a certificate cannot be swapped into an open pool; it lasts the task
+
+        def refresh(configuration) -> None:
+            if self.credential.expired():
+                try:
+                    self.credential = self._fetch()
+                except exec_plugins.ExecPluginError as error:
+                    raise credentials_refused(f"No credentials: {error}") from None
+                configuration.api_key["BearerToken"] = f"Bearer {self.credential.token}"
+
+        return refresh
+
+
+def _b64(text: str | None) -> str:
+    return base64.b64encode((text or "").encode()).decode()
 
 
 def _parse(body: bytes | None):
@@ -222,10 +335,25 @@ class Kube:
     # --- cluster facts -------------------------------------------------------------------------
 
     def version(self) -> str:
-        info = with_retries(
-            lambda: k8s.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
-        )
-        return info.git_version
+        """The server's version; what answers without one is not a Kubernetes API server."""
+        try:
+            info = self._rest("GET", "/version")
+        except KubeError as error:
+            if error.status and not error.kubernetes_status:
+                raise KubeError(
+                    f"answered HTTP {error.status}; not a Kubernetes API server",
+                    status=error.status,
+                    permanent=True,
+                    kubernetes_status=False,
+                ) from None
+            raise
+        if not isinstance(info, dict) or not isinstance(info.get("gitVersion"), str):
+            raise KubeError(
+                "answered /version without a gitVersion; not a Kubernetes API server",
+                permanent=True,
+                kubernetes_status=False,
+            )
+        return info["gitVersion"]
 
     def nodes(self) -> list[dict]:
         return self.list("v1", "Node")
@@ -283,7 +411,15 @@ class Kube:
             response.read()
             if not 200 <= response.status <= 299:
                 self.api.response_deserialize(response, {})  # raises ApiException with the Status
-            return _parse(response.data)
+            try:
+                return _parse(response.data)
+            except ValueError:
+                raise KubeError(
+                    f"answered HTTP {response.status} with a body that is not JSON; not a "
+                    "Kubernetes API server",
+                    permanent=True,
+                    kubernetes_status=False,
+                ) from None
 
         return with_retries(call, on_retry=on_retry)
 

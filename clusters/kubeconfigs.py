@@ -1,4 +1,5 @@
-"""Reading a pasted or uploaded kubeconfig: its contexts and the server each points at. Pure."""
+"""Reading a pasted or uploaded kubeconfig: its contexts, the server and user each points at.
+Pure. What a kubeconfig may hold is clusters.kubeconfig_policy's business."""
 
 import yaml
 
@@ -29,29 +30,45 @@ def current_context(config: dict) -> str:
 
 def server_of(config: dict, context: str) -> str:
     """The API server URL the context points at; KubeconfigError naming what is missing."""
-    by_name = {entry.get("name"): entry.get("context") or {} for entry in config["contexts"]}
-    if context not in by_name:
+    if context not in contexts(config):
         raise KubeconfigError(
-            f"The kubeconfig has no context '{context}'; it has: {', '.join(contexts(config))}."
+            f"The kubeconfig has no context '{context}'; it has: "
+            f"{', '.join(str(name) for name in contexts(config))}."
         )
-    cluster_name = by_name[context].get("cluster")
-    for entry in config.get("clusters") or []:
-        if entry.get("name") == cluster_name:
-            server = (entry.get("cluster") or {}).get("server")
-            if server:
-                return server
+    cluster_name = _context_body(config, context).get("cluster")
+    server = (_named(config, "clusters", "cluster", cluster_name) or {}).get("server")
+    if server:
+        return server
     raise KubeconfigError(
         f"Context '{context}' names cluster '{cluster_name}', which has no server."
     )
 
 
-def credentials_expire(config: dict, context: str) -> bool:
-    """Whether the context's user gets its credentials from an exec plugin or an auth provider,
-    whose tokens expire and must be fetched again; static tokens and certificates do not."""
-    by_name = {entry.get("name"): entry.get("context") or {} for entry in config["contexts"]}
-    user_name = (by_name.get(context) or {}).get("user")
-    for entry in config.get("users") or []:
-        if entry.get("name") == user_name:
-            user = entry.get("user") or {}
-            return "exec" in user or "auth-provider" in user
-    return False
+def _context_body(config: dict, context: str) -> dict:
+    by_name = {
+        entry.get("name"): entry.get("context") or {}
+        for entry in config.get("contexts") or []
+        if isinstance(entry, dict)
+    }
+    return by_name.get(context) or {}
+
+
+def _named(config: dict, section: str, body_key: str, name) -> dict | None:
+    for entry in config.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            body = entry.get(body_key)
+            if body is None:
+                body = entry[body_key] = {}
+            return body
+    return None
+
+
+def user_of(config: dict, context: str) -> dict:
+    """The context's user entry (the dict inside `config`, so callers may change a copy);
+    {} when the context names no user."""
+    user = _named(config, "users", "user", _context_body(config, context).get("user"))
+    return user if user is not None else {}
+
+
+def cluster_of(config: dict, context: str) -> dict | None:
+    return _named(config, "clusters", "cluster", _context_body(config, context).get("cluster"))

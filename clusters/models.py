@@ -32,6 +32,9 @@ class Cluster(models.Model):
     vf_resources = models.JSONField(default=dict, blank=True)
     tested_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # When a task about this cluster (test, discovery, drift) last failed: the panels waiting
+    # for that task stop waiting and show last_error.
+    last_error_at = models.DateTimeField(null=True, blank=True)
     # Node discovery: what the cluster reports about its nodes and NICs (clusters.discovery).
     discovery = models.JSONField(default=list, blank=True)
     discovered_at = models.DateTimeField(null=True, blank=True)
@@ -73,6 +76,8 @@ class RolloutState(models.TextChoices):
     PARTIAL = "partial", "Partial"
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked by preflight"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted (worker lost)"
 
 
 ACTIVE_STATES = (RolloutState.PENDING, RolloutState.RUNNING)
@@ -105,6 +110,16 @@ class Rollout(models.Model):
     findings = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Take over live objects Rail Studio did not create (never another plan's), with a reason.
+    adopt = models.BooleanField(default=False)
+    adopt_reason = models.TextField(blank=True)
+    # A running rollout's worker writes this every few seconds (clusters.liveness); without it
+    # for settings.ROLLOUT_STALE_SECONDS the rollout is interrupted and its cluster unlocked.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -126,6 +141,11 @@ class Rollout(models.Model):
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
 
+    @property
+    def restores_revision(self) -> int | None:
+        """The revision a rollback puts back (its own `revision` is the new one it makes)."""
+        return self.rollback_of.revision if self.rollback_of_id else None
+
 
 class ObjectAction(models.TextChoices):
     CREATE = "create", "Create"
@@ -140,6 +160,8 @@ class ObjectOutcome(models.TextChoices):
     DRY_RUN = "dry-run", "Dry-run passed"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Not applied: cancelled"
+    INTERRUPTED = "interrupted", "Not applied: worker lost"
 
 
 class RolloutObject(models.Model):

@@ -216,7 +216,7 @@ def pod_exec(request, pk, namespace, name):
 
 @role_required(OPERATOR)  # the output may hold secrets (env)
 def exec_run(request, pk, run_id):
-    run = get_object_or_404(ExecRun, pk=run_id, cluster_id=pk)
+    run = execution.give_up_if_abandoned(get_object_or_404(ExecRun, pk=run_id, cluster_id=pk))
     tries = request.GET.get("tries", "")
     return exec_response(request, run, int(tries) if tries.isdigit() else EXEC_POLL_LIMIT)
 

@@ -8,6 +8,7 @@ after a worker died simply finishes the job.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from django.conf import settings
@@ -15,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from clusters import diffing, facts, preview
+from clusters import diffing, facts, kubeconfig_policy, liveness, ownership, preview
+from clusters.credentials import CredentialsError
+from clusters.failures import describe
 from clusters.kube import Kube, KubeError, Target, concurrently
 from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
 from planner import manifests, preflight
@@ -28,7 +31,10 @@ class RolloutConflict(Exception):
 
 def target_for(cluster: Cluster) -> Target:
     return Target(
-        kubeconfig=cluster.kubeconfig_text(), context=cluster.context, in_cluster=cluster.in_cluster
+        kubeconfig=cluster.kubeconfig_text(),
+        context=cluster.context,
+        in_cluster=cluster.in_cluster,
+        policy=kubeconfig_policy.current(),
     )
 
 
@@ -51,10 +57,13 @@ def request_rollout(
     prune: bool = False,
     force: bool = False,
     force_reason: str = "",
+    adopt: bool = False,
+    adopt_reason: str = "",
     bundle: list[dict] | None = None,
     rollback_of: Rollout | None = None,
 ) -> Rollout:
     bundle = bundle if bundle is not None else render_for(plan, cluster)
+    liveness.reap(cluster.pk)  # a rollout whose worker died must not lock the cluster
     try:
         with transaction.atomic():
             if cluster.rollouts.filter(state__in=ACTIVE_STATES).exists():
@@ -70,6 +79,8 @@ def request_rollout(
                 prune=prune,
                 force=force,
                 force_reason=force_reason,
+                adopt=adopt,
+                adopt_reason=adopt_reason if adopt else "",
                 bundle=bundle,
                 rollback_of=rollback_of,
             )
@@ -77,15 +88,44 @@ def request_rollout(
         raise RolloutConflict(_conflict_message(cluster)) from None
 
 
-def request_rollback(rollout: Rollout, user) -> Rollout:
-    """Re-apply the bundle an earlier rollout applied, as a new rollout (with prune, so objects
-    added since then go away)."""
+class RollbackRefused(ValueError):
+    """That rollout cannot be rolled back to; the message says why."""
+
+
+def rollback_refusal(rollout: Rollout) -> str | None:
+    """Why `rollout` is not a revision to roll back to, or None when it is: only an applied
+    (not dry-run) rollout that changed the cluster, of a plan still bound to that cluster."""
+    if rollout.dry_run:
+        return (
+            f"Rollout #{rollout.pk} was a dry run: it applied nothing, so there is no revision "
+            "of it to roll back to."
+        )
+    if rollout.state not in (RolloutState.SUCCEEDED, RolloutState.PARTIAL):
+        return f"Rollout #{rollout.pk} {rollout.state}: it applied nothing to roll back to."
     if rollout.plan is None:
-        raise ValueError("The plan of that rollout no longer exists.")
-    return request_rollout(
-        rollout.cluster, rollout.plan, user, prune=True, force=True,
-        force_reason=f"rollback to revision {rollout.revision}",
-        bundle=rollout.bundle, rollback_of=rollout,
+        return f"The plan of rollout #{rollout.pk} ({rollout.plan_slug}) no longer exists."
+    if not rollout.cluster.plans.filter(pk=rollout.plan_id).exists():
+        return (
+            f"Plan '{rollout.plan.name}' is no longer bound to {rollout.cluster.name}; bind it "
+            "again to roll it back there."
+        )
+    return None
+
+
+def request_rollback(
+    rollout: Rollout, user, *, prune: bool = False, force: bool = False, reason: str = ""
+) -> Rollout:
+    """Re-apply the bundle an earlier rollout applied, as a new rollout. It prunes (objects
+    added since go away) or forces past preflight errors only when asked, with a reason."""
+    refusal = rollback_refusal(rollout)
+    if refusal:
+        raise RollbackRefused(refusal)
+    if (prune or force) and not reason.strip():
+        raise RollbackRefused("Pruning or forcing a rollback needs a reason, for the audit record.")
+    why = f"rollback to revision {rollout.revision}" + (f": {reason.strip()}" if reason else "")
+    return request_rollout(  # the reason is recorded whether it prunes, forces or neither
+        rollout.cluster, rollout.plan, user, prune=prune, force=force,
+        force_reason=why, bundle=rollout.bundle, rollback_of=rollout,
     )  # fmt: skip
 
 
@@ -94,33 +134,72 @@ def request_rollback(rollout: Rollout, user) -> Rollout:
 
 
 def _finish(rollout: Rollout, state: str, message: str = "") -> None:
-    rollout.state = state
-    rollout.message = message
-    rollout.finished_at = timezone.now()
-    rollout.save(update_fields=["state", "message", "finished_at"])
+    """End the rollout, unless it ended meanwhile (cancelled, or interrupted when this worker
+    stopped beating): then the record keeps what happened."""
+    now = timezone.now()
+    ended = Rollout.objects.filter(pk=rollout.pk, state=RolloutState.RUNNING).update(
+        state=state, message=message, finished_at=now
+    )
+    if ended:
+        rollout.state, rollout.message, rollout.finished_at = state, message, now
+    else:
+        rollout.refresh_from_db(fields=["state", "message", "finished_at"])
 
 
 def execute(rollout_id: int, *, parallel: int | None = None) -> str:
     """Run a recorded rollout. Independent calls to the cluster (the reads, then each pass of
     writes) go out `parallel` at a time (default: settings.ROLLOUT_PARALLEL_CALLS); 1 makes
-    every call wait for the one before."""
-    rollout = Rollout.objects.select_related("cluster", "plan").get(pk=rollout_id)
-    if rollout.state not in ACTIVE_STATES:
-        return rollout.state
-    rollout.state = RolloutState.RUNNING
-    rollout.started_at = rollout.started_at or timezone.now()
-    rollout.attempts += 1
-    rollout.save(update_fields=["state", "started_at", "attempts"])
+    every call wait for the one before. A redelivered task (its first worker died) resumes the
+    rollout unless another worker still beats for it or a newer rollout was asked for."""
+    rollout = _take(rollout_id)
+    if rollout is None:
+        return Rollout.objects.filter(pk=rollout_id).values_list("state", flat=True).first() or ""
     try:
-        with Kube(target_for(rollout.cluster)) as kube:
+        with liveness.Heartbeat(rollout.pk) as heartbeat, Kube(target_for(rollout.cluster)) as kube:
             limit = min(parallel or settings.ROLLOUT_PARALLEL_CALLS, kube.max_parallel)
-            _run(rollout, kube, limit)
+            _run(rollout, kube, limit, heartbeat)
     except KubeError as error:
-        _finish(rollout, RolloutState.FAILED, f"The cluster did not answer: {error}")
+        verb = "Not run" if error.permanent else "The cluster did not answer"
+        _finish(rollout, RolloutState.FAILED, f"{verb}: {error}")
+    except CredentialsError as error:
+        _finish(rollout, RolloutState.FAILED, f"Not run: {error}")
     except Exception as error:
-        _finish(rollout, RolloutState.FAILED, f"Internal error: {error}")
+        _finish(rollout, RolloutState.FAILED, f"Failed: {describe(error)}")
         raise
     return rollout.state
+
+
+def _take(rollout_id: int) -> Rollout | None:
+    """Claim the rollout for this worker: a pending one; a running one whose worker stopped
+    beating (interrupted first); an interrupted one nothing has superseded. None when there is
+    nothing to run: it ended, or a live worker beats for it."""
+    seen, deadline = None, time.monotonic() + liveness.stale_after().total_seconds() + 5
+    while True:
+        rollout = Rollout.objects.select_related("cluster", "plan").filter(pk=rollout_id).first()
+        if rollout is None:
+            return None
+        if rollout.state == RolloutState.RUNNING:
+            if liveness.is_stale(rollout):
+                liveness.stop(rollout, RolloutState.INTERRUPTED)
+                continue
+            if seen is None:
+                seen = rollout.heartbeat_at
+            elif rollout.heartbeat_at != seen or time.monotonic() > deadline:
+                return None  # another worker is alive and running it
+            time.sleep(liveness.beat_seconds())
+            continue
+        if rollout.state == RolloutState.INTERRUPTED and liveness.superseded(rollout):
+            return None
+        if rollout.state not in (RolloutState.PENDING, RolloutState.INTERRUPTED):
+            return None
+        try:
+            with transaction.atomic():
+                claimed = liveness.claim(rollout)
+        except IntegrityError:  # another rollout to the cluster started since it was interrupted
+            return None
+        if claimed:
+            rollout.refresh_from_db()
+            return rollout
 
 
 Group = tuple[str, str, str | None]  # apiVersion, kind, namespace (None: cluster-wide)
@@ -195,21 +274,23 @@ def _set(row: RolloutObject, outcome: str, message: str = "") -> None:
     row.save(update_fields=["outcome", "message"])
 
 
-def _run(rollout: Rollout, kube: Kube, parallel: int) -> None:
+def _run(rollout: Rollout, kube: Kube, parallel: int, control=None) -> None:
     # One batch of reads: the facts preflight needs and the live objects the diff needs.
     lists = _list_all(kube, sorted(set(_groups(rollout.bundle)) | {NODES}, key=str), parallel)
-    rollout.findings = _preflight(rollout, lists)
+    live, managed = _live_and_managed(rollout.bundle, lists, rollout.plan_slug)
+    adopt_reason = rollout.adopt_reason if rollout.adopt else ""
+    rollout.findings = _preflight(rollout, lists) + ownership.findings(
+        rollout.bundle, live, rollout.plan_slug, adopt_reason
+    )
     rollout.save(update_fields=["findings"])
-    errors = [f for f in rollout.findings if f["severity"] == "error"]
-    if errors and not rollout.force:
+    blocking = ownership.blocking(rollout.findings, forced=rollout.force)
+    if blocking:
         _finish(
             rollout,
             RolloutState.BLOCKED,
-            f"{len(errors)} preflight error(s) block this rollout ({errors[0]['code']}: "
-            f"{errors[0]['message']}). An operator may force it with a reason.",
+            ownership.blocked_message(blocking, forced=rollout.force),
         )
         return
-    live, managed = _live_and_managed(rollout.bundle, lists, rollout.plan_slug)
     # The dry-run pass: the server validates everything before anything is written, and its
     # answers (the objects as it would store them) decide what is unchanged.
     prunes = diffing.prunable(rollout.bundle, managed) if rollout.prune else []
@@ -230,17 +311,44 @@ def _run(rollout: Rollout, kube: Kube, parallel: int) -> None:
         for row, _ in passed:
             _set(row, "dry-run")
     else:  # each row is saved as its object lands, so the page shows progress as it happens
-        for index, _, error in _writes(kube, passed, parallel, dry_run=False):
+        for index, _, error in _writes(kube, passed, parallel, dry_run=False, control=control):
             row = passed[index][0]
             if error is None:
                 _set(row, "applied")
             else:
-                _set(row, "failed", error.message)
-    _finish(rollout, *_verdict(rollout))
+                _set(row, *_failure(error))
+    verdict = _verdict(rollout, control)
+    if verdict is not None:
+        _finish(rollout, *verdict)
 
 
-def _writes(kube: Kube, work: list[tuple[RolloutObject, diffing.Change]], parallel, *, dry_run):
-    calls = [partial(_write, kube, change, dry_run=dry_run) for _, change in work]
+class Stopped(KubeError):
+    """Not written: the rollout was cancelled, or taken from this worker."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"not written: the rollout was {reason}", permanent=True)
+        self.outcome = "cancelled" if reason == liveness.CANCELLED else "interrupted"
+
+
+def _failure(error: KubeError) -> tuple[str, str]:
+    if isinstance(error, Stopped):
+        return error.outcome, ""
+    return "failed", error.message
+
+
+def _guarded(control, call):
+    if control is not None and control.stopped:
+        raise Stopped(control.reason)
+    return call()
+
+
+def _writes(
+    kube: Kube, work: list[tuple[RolloutObject, diffing.Change]], parallel, *, dry_run, control
+):
+    calls = [
+        partial(_guarded, control, partial(_write, kube, change, dry_run=dry_run))
+        for _, change in work
+    ]
     return concurrently(calls, parallel)
 
 
@@ -252,7 +360,14 @@ def _write(kube: Kube, change: diffing.Change, *, dry_run: bool) -> None:
         kube.apply(change.obj, dry_run=dry_run, force=True)
 
 
-def _verdict(rollout: Rollout) -> tuple[str, str]:
+def _verdict(rollout: Rollout, control=None) -> tuple[str, str] | None:
+    if control is not None and control.reason == liveness.LOST:
+        return None  # interrupted meanwhile: the record already says so
+    if control is not None and control.reason == liveness.CANCELLED:
+        rollout.refresh_from_db(fields=["cancelled_by"])
+        message = liveness.cancelled_message(rollout)
+        rollout.items.filter(outcome="pending").update(outcome="cancelled")
+        return RolloutState.CANCELLED, message
     outcomes = list(rollout.items.values_list("outcome", flat=True))
     failed = outcomes.count("failed")
     done = len(outcomes) - failed
@@ -260,9 +375,15 @@ def _verdict(rollout: Rollout) -> tuple[str, str]:
         verb = "would change" if rollout.dry_run else "changed"
         changed = sum(1 for o in outcomes if o in ("applied", "dry-run"))
         unchanged = outcomes.count("skipped")
+        restored = (
+            f"Restored revision {rollout.restores_revision}: " if rollout.rollback_of_id else ""
+        )
         if not changed:
-            return RolloutState.SUCCEEDED, f"No changes: {unchanged} object(s) unchanged."
-        return RolloutState.SUCCEEDED, f"{changed} object(s) {verb}, {unchanged} unchanged."
+            return RolloutState.SUCCEEDED, f"{restored}No changes: {unchanged} object(s) unchanged."
+        return (
+            RolloutState.SUCCEEDED,
+            f"{restored}{changed} object(s) {verb}, {unchanged} unchanged.",
+        )
     if done:
         return RolloutState.PARTIAL, f"{failed} of {len(outcomes)} object(s) failed."
     return RolloutState.FAILED, f"All {failed} object(s) failed."

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from celery import group
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from clusters import execution, kubeconfigs, rollout, tasks
+from clusters import execution, kubeconfig_policy, kubeconfigs, ownership, rollout, tasks
 from clusters.models import Cluster, ExecRun, Rollout
 from planner import manifests
 from planner.models import Plan
@@ -32,7 +30,7 @@ def enqueue(send) -> None:
 
 def _send_rollouts(ids: list[int]) -> None:
     """Queue rollouts once committed; if the broker is down, fail them (with the reason) rather
-    than leave them pending, which would lock their clusters."""
+    than leave them pending, which would lock their clusters, and say so (503)."""
     try:
         if len(ids) == 1:
             enqueue(lambda: tasks.run_rollout.delay(ids[0]))
@@ -40,8 +38,10 @@ def _send_rollouts(ids: list[int]) -> None:
             enqueue(lambda: group(tasks.run_rollout.s(pk) for pk in ids).apply_async())
     except QueueUnavailable as error:
         Rollout.objects.filter(pk__in=ids, state="pending").update(
-            state="failed", message=str(error), finished_at=timezone.now()
+            state="failed", message=f"Not started: {error}", finished_at=timezone.now()
         )
+        started = ", ".join(f"#{pk}" for pk in ids)
+        raise QueueUnavailable(f"{error}; rollout {started} was not started.") from None
 
 
 class RegistrationError(Exception):
@@ -51,20 +51,33 @@ class RegistrationError(Exception):
 
 
 def check_kubeconfig(text: str, context: str | None) -> tuple[str, str]:
-    """(context, server) for a kubeconfig, or RegistrationError naming the field."""
+    """(context, server) for a kubeconfig, or RegistrationError naming the field (for a
+    kubeconfig that breaks the credential rules: each key and why)."""
     try:
         config = kubeconfigs.load(text)
+        kubeconfig_policy.enforce(config, kubeconfig_policy.current())
         chosen = context or kubeconfigs.current_context(config)
         return chosen, kubeconfigs.server_of(config, chosen)
+    except kubeconfig_policy.KubeconfigRefused as error:
+        raise RegistrationError({"kubeconfig": error.problems}) from None
     except kubeconfigs.KubeconfigError as error:
         field = "context" if "context" in str(error) and context else "kubeconfig"
         raise RegistrationError({field: [str(error)]}) from None
 
 
 def register(
-    *, name: str, kubeconfig: str = "", context: str = "", in_cluster: bool = False, **fields
+    *,
+    name: str,
+    kubeconfig: str = "",
+    context: str = "",
+    in_cluster: bool = False,
+    plans=(),
+    **fields,
 ) -> Cluster:
     errors: dict[str, list[str]] = {}
+    conflicts = bind_conflicts(None, list(plans), fields.get("mode"))
+    if conflicts:
+        errors["plans"] = conflicts
     if not name:
         errors["name"] = ["A cluster needs a name."]
     elif Cluster.objects.filter(name=name).exists():
@@ -84,8 +97,58 @@ def register(
     if kubeconfig and not in_cluster:
         cluster.set_kubeconfig(kubeconfig)
     cluster.save()
-    transaction.on_commit(lambda: _send_quietly(lambda: tasks.test_connection.delay(cluster.pk)))
+    cluster.plans.set(plans)
+    transaction.on_commit(lambda: _send_connection_test(cluster.pk))
     return cluster
+
+
+def _send_connection_test(cluster_id: int) -> None:
+    """The test after registering: nobody waits on the request for it, so a dead broker is
+    recorded on the cluster (the page stops waiting and says why)."""
+    try:
+        enqueue(lambda: tasks.test_connection.delay(cluster_id))
+    except QueueUnavailable as error:
+        Cluster.objects.filter(pk=cluster_id).update(
+            last_error=f"connection test not queued: {error}", last_error_at=timezone.now()
+        )
+
+
+class BindConflict(ValueError):
+    def __init__(self, messages: list[str]):
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+def _bundle_keys(plan: Plan, mode: str) -> set:
+    return {ownership.key_of(obj) for obj in manifests.render_bundle(plan.to_spec(), mode=mode)}
+
+
+def bind_conflicts(
+    cluster: Cluster | None, plans: list[Plan], mode: str | None = None
+) -> list[str]:
+    """Why `plans` cannot all be bound to the cluster (with the plans bound there already):
+    two plans whose bundles write the same object would overwrite each other."""
+    mode = mode or (cluster.mode if cluster else "nad")
+    bound = list(cluster.plans.all()) if cluster is not None and cluster.pk else []
+    bound_ids = {plan.pk for plan in bound}
+    others = [(plan.name, _bundle_keys(plan, mode)) for plan in bound]
+    messages = []
+    for plan in plans:
+        if plan.pk in bound_ids:
+            continue
+        keys = _bundle_keys(plan, mode)
+        messages += ownership.bind_conflicts(plan.name, keys, others)
+        others.append((plan.name, keys))
+        bound_ids.add(plan.pk)
+    return messages
+
+
+def bind(cluster: Cluster, plans: list[Plan]) -> None:
+    """Bind plans to a cluster, or BindConflict naming the plans that would collide."""
+    messages = bind_conflicts(cluster, plans)
+    if messages:
+        raise BindConflict(messages)
+    cluster.plans.add(*plans)
 
 
 def start_rollout(cluster: Cluster, plan: Plan, user, **options) -> Rollout:
@@ -119,8 +182,8 @@ def start_rollouts(
     return started, refused
 
 
-def start_rollback(record: Rollout, user) -> Rollout:
-    new = rollout.request_rollback(record, user)
+def start_rollback(record: Rollout, user, **options) -> Rollout:
+    new = rollout.request_rollback(record, user, **options)
     transaction.on_commit(lambda: _send_rollouts([new.pk]))
     return new
 
@@ -128,6 +191,8 @@ def start_rollback(record: Rollout, user) -> Rollout:
 def start_exec(
     cluster: Cluster, namespace: str, pod: str, command: str, user, container: str = ""
 ) -> ExecRun:
+    """Record the run and queue it; QueueUnavailable (the run ends with the reason) when the
+    broker cannot take it."""
     run = ExecRun.objects.create(
         cluster=cluster, namespace=namespace, pod=pod, command=execution.normalize(command),
         container=container, requested_by=user if user and user.is_authenticated else None,
@@ -140,22 +205,7 @@ def _send_exec(run: ExecRun) -> None:
     try:
         enqueue(lambda: tasks.run_exec.delay(run.pk))
     except QueueUnavailable as error:
-        ExecRun.objects.filter(pk=run.pk).update(error=str(error), finished_at=timezone.now())
-
-
-def _send_quietly(send) -> None:
-    """For follow-ups nobody waits on (the connection test after registering)."""
-    try:
-        enqueue(send)
-    except QueueUnavailable:
-        return
-
-
-def wait_for_exec(run: ExecRun, timeout: float = execution.TIMEOUT_SECONDS + 5) -> ExecRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.done:
-            break
-        time.sleep(0.1)
-    return run
+        ExecRun.objects.filter(pk=run.pk).update(
+            error=f"Not run: {error}", finished_at=timezone.now()
+        )
+        raise

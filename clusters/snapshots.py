@@ -76,15 +76,17 @@ def forget_pods() -> None:
 
 
 def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
-    """Pods in a bound plan's namespace are compared with that plan; the rest with no plan."""
-    plans = {}
+    """Each interface is judged by the bound plan that owns the NAD it attaches (the NAD's
+    plan label); other pods in a bound plan's namespace by that plan; the rest by no plan."""
+    plans, by_slug = {}, {}
     for plan in cluster.plans.order_by("name"):
         spec = plan.to_spec()
+        by_slug[plan.slug] = spec
         plans.setdefault(spec.namespace, spec)
     return inspect.inspect_cluster(
         data["pods"], data["events"], plans, nodes=data["nodes"], nads=data["nads"],
         ippools=data["ippools"], devices=data.get("devices") or None,
-        reader=reader_for(cluster),
+        reader=reader_for(cluster), owners=by_slug,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<int:pk>/connection/", views.connection_panel, name="cluster-connection"),
     path("clusters/<int:pk>/test/", views.cluster_test, name="cluster-test"),
+    path("clusters/<int:pk>/delete/", views.cluster_delete, name="cluster-delete"),
     path("clusters/<int:pk>/drift/", views.drift_panel, name="cluster-drift"),
     path("clusters/<int:pk>/drift/check/", views.cluster_drift_check, name="cluster-drift-check"),
     path("clusters/<int:pk>/reconcile/", views.cluster_reconcile, name="cluster-reconcile"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("rollouts/<int:pk>/", views.rollout_detail, name="rollout-detail"),
     path("rollouts/<int:pk>/live/", views.rollout_live, name="rollout-live"),
     path("rollouts/<int:pk>/rollback/", views.rollout_rollback, name="rollout-rollback"),
+    path("rollouts/<int:pk>/cancel/", views.rollout_cancel, name="rollout-cancel"),
     path("plans/<slug:slug>/rollouts/", views.plan_rollouts, name="plan-rollouts-page"),
     path(
         "plans/<slug:slug>/rollouts/start/",

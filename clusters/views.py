@@ -19,7 +19,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clusters import diffing, forms, kubeconfigs, rollout, services, tasks
+from clusters import (
+    diffing,
+    forms,
+    kubeconfig_policy,
+    kubeconfigs,
+    liveness,
+    rollbacks,
+    rollout,
+    services,
+    tasks,
+)
 from clusters.models import ACTIVE_STATES, Cluster, Rollout
 from planner.models import Plan
 from planner.views import INVALID, role_required, viewer_required
@@ -33,6 +43,29 @@ OK_OUTCOMES = {"applied", "dry-run", "skipped"}
 
 def operator_post(view):
     return require_POST(role_required(OPERATOR)(view))
+
+
+def confirmed(request) -> bool:
+    """Destructive actions (prune, unbind, delete, rollback) run only from their confirmation
+    page's button, which posts confirm=yes; any other POST shows that page first."""
+    return request.POST.get("confirm") == "yes"
+
+
+def confirm_page(
+    request, *, title: str, lines: list[str], action: str, button: str, back: str, diff: str = ""
+):
+    """A page that says what an action will do and posts the same form again, confirmed."""
+    fields = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", "confirm")
+        for value in request.POST.getlist(name)
+    ]
+    context = {
+        "title": title, "lines": lines, "action": action, "button": button, "back": back,
+        "fields": fields, "diff": diff,
+    }  # fmt: skip
+    return render(request, "clusters/confirm.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,12 +137,11 @@ def cluster_create(request):
     form = forms.ClusterForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            cluster = services.register(**form.registration())
+            cluster = services.register(**form.registration(), plans=form.cleaned_data["plans"])
         except services.RegistrationError as error:
             for field, errors in error.errors.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            cluster.plans.set(form.cleaned_data["plans"])
             messages.success(request, f"Registered {cluster.name}; testing the connection.")
             return redirect(cluster)
     text = form.cleaned_data.get("kubeconfig_file") or request.POST.get("kubeconfig", "")
@@ -125,6 +157,9 @@ def kubeconfig_contexts(request):
     if not errors and text.strip():
         try:
             context["contexts"], context["current"] = forms.context_names(text)
+            context["kubeconfig_errors"] = kubeconfig_policy.problems(
+                kubeconfigs.load(text), kubeconfig_policy.current()
+            )
         except kubeconfigs.KubeconfigError as error:
             context["kubeconfig_errors"] = [str(error)]
         if not context["contexts"] and not context["kubeconfig_errors"]:
@@ -140,6 +175,7 @@ def just_registered(cluster: Cluster) -> bool:
 
 
 def detail_page(request, cluster: Cluster, status: int = 200, **extra):
+    liveness.reap(cluster.pk)
     history = Paginator(
         cluster.rollouts.select_related("created_by", "plan", "rollback_of"), HISTORY_PER_PAGE
     ).get_page(request.GET.get("page"))
@@ -155,7 +191,10 @@ def detail_page(request, cluster: Cluster, status: int = 200, **extra):
         if just_registered(cluster)
         else Poll(),
         "drift_poll": Poll(),
+        "drift_failed": failed_after(cluster, cluster.drift_checked_at),
+        "reconcilable": drifted_plans(cluster) if cluster.drifted else [],
         "discovery_poll": Poll(),
+        "discovery_failed": failed_after(cluster, cluster.discovered_at),
         "comparisons": discoverycomparisons(cluster),
         "vf": vf_table(cluster),
         **extra,
@@ -211,11 +250,35 @@ def cluster_test(request, pk):
     return connection_response(request, cluster, poll)
 
 
+def task_stamp(result_at, cluster: Cluster) -> str:
+    """What a panel waits to change: its task's result, or the cluster's last failure (a task
+    that failed ends the wait too, and the panel shows last_error)."""
+    return f"{stamp(result_at)}|{stamp(cluster.last_error_at)}"
+
+
+def failed_after(cluster: Cluster, result_at) -> bool:
+    """Whether the cluster's last error came after the panel's last result."""
+    if not cluster.last_error or not cluster.last_error_at:
+        return False
+    return not result_at or cluster.last_error_at > result_at
+
+
+def drift_context(cluster: Cluster, poll: Poll, **extra) -> dict:
+    return {
+        "cluster": cluster,
+        "drift_poll": poll,
+        "drift_failed": failed_after(cluster, cluster.drift_checked_at),
+        "reconcilable": drifted_plans(cluster) if cluster.drifted else [],
+        **extra,
+    }
+
+
 @viewer_required
 def drift_panel(request, pk):
     cluster = get_cluster(pk)
-    poll = poll_state(request, "cluster-drift", cluster.pk, stamp(cluster.drift_checked_at))
-    return render(request, "clusters/partials/drift.html", {"cluster": cluster, "drift_poll": poll})
+    current = task_stamp(cluster.drift_checked_at, cluster)
+    poll = poll_state(request, "cluster-drift", cluster.pk, current)
+    return render(request, "clusters/partials/drift.html", drift_context(cluster, poll))
 
 
 @operator_post
@@ -225,15 +288,17 @@ def cluster_drift_check(request, pk):
     if not request.htmx:
         messages.info(request, f"Checking {cluster.name} for drift.")
         return redirect(cluster)
-    poll = Poll(poll_url("cluster-drift", cluster.pk, stamp(cluster.drift_checked_at), 1))
-    context = {"cluster": cluster, "drift_poll": poll}
-    return render(request, "clusters/partials/drift.html", context)
+    since = task_stamp(cluster.drift_checked_at, cluster)
+    poll = Poll(poll_url("cluster-drift", cluster.pk, since, 1))
+    return render(request, "clusters/partials/drift.html", drift_context(cluster, poll))
 
 
 def drifted_plans(cluster: Cluster) -> list[Plan]:
-    """Plans whose last applied revision has an object named in the drift diff; all of the
-    applied plans when none is named (drift that only prunes names no object of a bundle)."""
-    applied = [record for record in rollout.last_applied(cluster) if record.plan]
+    """Bound plans whose last applied revision has an object named in the drift diff; all of
+    the applied bound plans when none is named (drift that only prunes names no object of a
+    bundle). A plan no longer bound to the cluster is never rolled out again from here."""
+    bound = set(cluster.plans.values_list("pk", flat=True))
+    applied = [r for r in rollout.last_applied(cluster) if r.plan and r.plan_id in bound]
     lines = cluster.drift_diff.splitlines()
     headers = {line[2:].rsplit(":", 1)[0] for line in lines if line.startswith("# ")}
 
@@ -248,8 +313,24 @@ def cluster_reconcile(request, pk):
     cluster = get_cluster(pk)
     plans = drifted_plans(cluster) if cluster.drifted else []
     if not plans:
-        error = "Nothing to reconcile: the last drift check found no drift from an applied plan."
+        error = (
+            "Nothing to reconcile: the last drift check found no drift from a plan bound to "
+            "this cluster."
+        )
         return detail_page(request, cluster, CONFLICT, drift_error=error)
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Reconcile {plans[0].name} on {cluster.name}?",
+            lines=[
+                f"This rolls {plans[0].name} out to {cluster.name} again, with prune: objects "
+                "labelled as this plan's that it no longer renders are deleted from the cluster.",
+            ],
+            action=reverse("cluster-reconcile", args=[cluster.pk]),
+            button="Reconcile (with prune)",
+            back=cluster.get_absolute_url(),
+            diff=cluster.drift_diff,
+        )
     try:
         with transaction.atomic():
             record = services.start_rollout(cluster, plans[0], request.user, prune=True)
@@ -270,7 +351,12 @@ def cluster_bind(request, pk):
     form = forms.BindForm(request.POST)
     if not form.is_valid():
         return detail_page(request, cluster, INVALID, bind_form=form)
-    cluster.plans.add(form.cleaned_data["plan"])
+    try:
+        services.bind(cluster, [form.cleaned_data["plan"]])
+    except services.BindConflict as error:
+        for message in error.messages:
+            form.add_error("plan", message)
+        return detail_page(request, cluster, INVALID, bind_form=form)
     messages.success(request, f"Bound {form.cleaned_data['plan'].name} to {cluster.name}.")
     return redirect(cluster)
 
@@ -279,9 +365,64 @@ def cluster_bind(request, pk):
 def cluster_unbind(request, pk, slug):
     cluster = get_cluster(pk)
     plan = get_object_or_404(cluster.plans, slug=slug)
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Unbind {plan.name} from {cluster.name}?",
+            lines=[
+                f"{plan.name}'s objects stay on the cluster, but it can no longer be rolled out, "
+                "reconciled or rolled back there, and its pods are no longer judged by it.",
+            ],
+            action=reverse("cluster-unbind", args=[cluster.pk, plan.slug]),
+            button="Unbind",
+            back=cluster.get_absolute_url(),
+        )
     cluster.plans.remove(plan)
     messages.success(request, f"Unbound {plan.name} from {cluster.name}.")
     return redirect(cluster)
+
+
+@role_required(OPERATOR)
+def cluster_delete(request, pk):
+    cluster = get_cluster(pk)
+    if request.method != "POST" or not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Delete cluster {cluster.name}?",
+            lines=[
+                f"Rail Studio forgets {cluster.name}: its stored credentials, its "
+                f"{cluster.rollouts.count()} rollout record(s) and its pod snapshots. Nothing "
+                "on the cluster itself changes.",
+            ],
+            action=reverse("cluster-delete", args=[cluster.pk]),
+            button="Delete the cluster",
+            back=cluster.get_absolute_url(),
+        )
+    name = cluster.name
+    cluster.delete()
+    messages.success(request, f"Deleted cluster {name}.")
+    return redirect("cluster-list")
+
+
+def prune_confirmation(request, form, plan_name: str, targets: str, action: str, back: str):
+    """A real (not dry-run) rollout with prune deletes objects: confirm it first."""
+    if not form.cleaned_data.get("prune") or form.cleaned_data.get("dry_run"):
+        return None
+    if confirmed(request):
+        return None
+    return confirm_page(
+        request,
+        title=f"Roll {plan_name} out to {targets} with prune?",
+        lines=[
+            "Prune deletes the live objects labelled as this plan's that its bundle no longer "
+            "renders (a removed rail's NAD, say). Pods still attached to them lose nothing now, "
+            "but new pods that ask for them will not start.",
+            "A dry run first shows exactly which objects would be deleted.",
+        ],
+        action=action,
+        button="Roll out and prune",
+        back=back,
+    )
 
 
 @operator_post
@@ -291,6 +432,10 @@ def cluster_rollout(request, pk):
     if not form.is_valid():
         return detail_page(request, cluster, INVALID, form=form)
     plan = form.cleaned_data["plan"]
+    url, back = reverse("cluster-rollout", args=[cluster.pk]), cluster.get_absolute_url()
+    ask = prune_confirmation(request, form, plan.name, cluster.name, url, back)
+    if ask is not None:
+        return ask
     try:
         with transaction.atomic():
             record = services.start_rollout(cluster, plan, request.user, **form.options())
@@ -304,7 +449,7 @@ def cluster_rollout(request, pk):
 
 
 def get_rollout(pk) -> Rollout:
-    related = ("cluster", "plan", "created_by", "rollback_of")
+    related = ("cluster", "plan", "created_by", "rollback_of", "cancelled_by")
     return get_object_or_404(Rollout.objects.select_related(*related), pk=pk)
 
 
@@ -314,6 +459,7 @@ def live_context(record: Rollout) -> dict:
     severities = [finding.get("severity") for finding in record.findings]
     return {
         "record": record,
+        "rollback_allowed": not record.is_active and rollout.rollback_refusal(record) is None,
         "rows": rows,
         "finished_rows": finished,
         "failed_rows": sum(1 for row in rows if row.outcome == "failed"),
@@ -332,27 +478,60 @@ def rollout_page(request, record: Rollout, status: int = 200, **extra):
 
 @viewer_required
 def rollout_detail(request, pk):
+    liveness.reap()
     return rollout_page(request, get_rollout(pk))
 
 
 @viewer_required
 def rollout_live(request, pk):
     """The polled part of the rollout page: state, findings, per-object rows, then diffs."""
+    liveness.reap()
     return render(request, "clusters/partials/rollout_live.html", live_context(get_rollout(pk)))
 
 
-@operator_post
+def rollback_page(request, record: Rollout, status: int = 200, **extra):
+    context = {"record": record, "preview": rollbacks.preview(record), **extra}
+    return render(request, "clusters/rollback_confirm.html", context, status=status)
+
+
+@role_required(OPERATOR)
 def rollout_rollback(request, pk):
+    """GET (or a POST not confirmed): what rolling back would change, the options, and the
+    confirm button. POST confirm=yes: start it."""
     record = get_rollout(pk)
+    if request.method != "POST" or not confirmed(request):
+        return rollback_page(request, record)
+    form = forms.RollbackForm(request.POST)
+    if not form.is_valid():
+        return rollback_page(request, record, INVALID, form=form)
     try:
         with transaction.atomic():
-            new = services.start_rollback(record, request.user)
+            new = services.start_rollback(record, request.user, **form.options())
     except rollout.RolloutConflict as error:
-        return rollout_page(request, record, CONFLICT, action_error=str(error))
-    except ValueError as error:
-        return rollout_page(request, record, INVALID, action_error=str(error))
-    messages.success(request, f"Rolling {record.cluster.name} back to revision {record.revision}.")
+        return rollback_page(request, record, CONFLICT, form=form, action_error=str(error))
+    except rollout.RollbackRefused as error:
+        return rollback_page(request, record, INVALID, form=form, action_error=str(error))
+    messages.success(
+        request,
+        f"Rolling {record.cluster.name} back to revision {record.revision} of "
+        f"{record.plan_slug} (as rollout #{new.pk}, revision {new.revision}).",
+    )
     return redirect(new)
+
+
+@operator_post
+def rollout_cancel(request, pk):
+    record = get_rollout(pk)
+    outcome = liveness.cancel(record, request.user)
+    if outcome == "ended":
+        record.refresh_from_db()
+        error = f"Rollout #{record.pk} already ended ({record.state}); nothing to cancel."
+        return rollout_page(request, record, CONFLICT, action_error=error)
+    if outcome == "cancelled":
+        messages.success(request, f"Cancelled rollout #{record.pk}.")
+    else:
+        messages.info(request, f"Cancelling rollout #{record.pk}: it stops before its next write.")
+    return redirect(record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +557,14 @@ def plan_rollout_start(request, slug):
     form = forms.PlanRolloutForm(request.POST, plan=plan)
     if not form.is_valid():
         return plan_rollouts_page(request, plan, INVALID, rollout_form=form)
+    targets = ", ".join(cluster.name for cluster in form.cleaned_data["cluster"])
+    url, back = (
+        reverse("plan-rollout-start", args=[plan.slug]),
+        reverse("plan-rollouts-page", args=[plan.slug]),
+    )
+    ask = prune_confirmation(request, form, plan.name, targets, url, back)
+    if ask is not None:
+        return ask
     with transaction.atomic():
         started, refused = services.start_rollouts(
             form.cleaned_data["cluster"], plan, request.user, **form.options()

@@ -95,6 +95,10 @@ CODES: dict[str, Code] = _codes(
     ("INTERFACE_OUTSIDE_RANGE", WARNING, "A rail interface's address is outside the pod range"),
     ("INTERFACE_DUPLICATE_IP", ERROR, "Two pods' rail interfaces share one address"),
     ("INTERFACE_WRONG_NAME", WARNING, "A rail is attached under another interface name"),
+    # Rollouts: who owns the live objects a rollout would write (clusters.ownership)
+    ("OWNED_BY_OTHER_PLAN", ERROR, "A live object the rollout would write is another plan's"),
+    ("UNMANAGED_OBJECT", ERROR, "A live object the rollout would write was not Rail Studio's"),
+    ("OBJECT_ADOPTED", INFO, "The rollout takes over a live object Rail Studio did not make"),
 )
 
 # Codes only live-pod diagnosis (clusters.diagnose) reports; preflight never does. Their rule
@@ -116,6 +120,11 @@ DIAGNOSIS_CODES = frozenset(
         "INTERFACE_WRONG_NAME",
     }
 )
+
+
+# Codes only a rollout reports, from the live objects it would write (clusters.ownership);
+# their tests live in tests/clusters/test_ownership.py.
+ROLLOUT_CODES = frozenset({"OWNED_BY_OTHER_PLAN", "UNMANAGED_OBJECT", "OBJECT_ADOPTED"})
 
 
 class UnknownCode(KeyError):

@@ -38,6 +38,18 @@ def broker_url() -> str:
     return "filesystem://"
 
 
+def broker_timeout() -> float:
+    """Seconds a send to the broker may take before the request gives up (503)."""
+    return float(os.environ.get("CELERY_BROKER_TIMEOUT", "2"))
+
+
+def redis_transport_options() -> dict:
+    """Bounded socket timeouts for Redis: without them a frozen Redis (paused, or behind a
+    dead NAT entry) holds every request that queues a task for as long as it stays frozen."""
+    timeout = broker_timeout()
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
 def filesystem_broker_dir() -> Path:
     folder = VAR_DIR / "broker"
     for sub in ("in", "processed", "control"):

@@ -1,6 +1,7 @@
 """Rail Studio settings: 12-factor, every value from the environment with a safe default."""
 
 import os
+from pathlib import Path
 
 import dj_database_url
 
@@ -97,7 +98,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Outside var/ in the image (RAILSTUDIO_STATIC_ROOT): var/ is a volume that outlives upgrades.
+STATIC_ROOT = Path(os.environ.get("RAILSTUDIO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -149,12 +151,26 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     # A task whose worker died is redelivered after visibility_timeout; keep it above the
-    # longest rollout. Tests shorten it to see redelivery quickly.
+    # longest rollout. Tests shorten it to see redelivery quickly. A frozen or unreachable
+    # Redis fails a send within CELERY_BROKER_TIMEOUT seconds (env.redis_transport_options).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
         "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "60")),
         "unacked_restore_throttle": 1,
+        **env.redis_transport_options(),
     }
+# A send that fails is not retried behind the request: the page or API answers 503 at once.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.broker_timeout()
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
+# What a registered kubeconfig may hold (clusters.kubeconfig_policy): exec credential plugins
+# run only when their absolute path is listed here; http servers, insecure-skip-tls-verify and
+# servers outside RAILSTUDIO_CLUSTER_SERVERS (hosts, *.suffix, CIDRs; empty: any) are refused.
+RAILSTUDIO_EXEC_PLUGINS = env.csv_list("RAILSTUDIO_EXEC_PLUGINS", "")
+RAILSTUDIO_EXEC_PLUGIN_ENV = env.csv_list("RAILSTUDIO_EXEC_PLUGIN_ENV", "")
+RAILSTUDIO_EXEC_PLUGIN_TIMEOUT = float(os.environ.get("RAILSTUDIO_EXEC_PLUGIN_TIMEOUT", "20"))
+RAILSTUDIO_ALLOW_HTTP_SERVERS = env.flag("RAILSTUDIO_ALLOW_HTTP_SERVERS")
+RAILSTUDIO_ALLOW_INSECURE_TLS = env.flag("RAILSTUDIO_ALLOW_INSECURE_TLS")
+RAILSTUDIO_CLUSTER_SERVERS = env.csv_list("RAILSTUDIO_CLUSTER_SERVERS", "")
 # How many independent calls one rollout sends to its cluster at once (reads, then each pass of
 # writes); each costs a round trip to a cluster that may be far away.
 ROLLOUT_PARALLEL_CALLS = int(os.environ.get("ROLLOUT_PARALLEL_CALLS", "8"))
@@ -169,9 +185,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "railstudio")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# A running rollout whose worker wrote no heartbeat for this long lost its worker: it is marked
+# interrupted and its cluster unlocked (on requests, and by beat).
+ROLLOUT_STALE_SECONDS = float(os.environ.get("ROLLOUT_STALE_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # Each cluster sets its own refresh interval; this only looks for clusters that are due.
     "pod-inspection": {"task": "clusters.tasks.refresh_due_clusters", "schedule": 5.0},
+    "stale-rollouts": {
+        "task": "clusters.tasks.reap_stale_rollouts",
+        "schedule": max(1.0, ROLLOUT_STALE_SECONDS / 4),
+    },
     "drift": {
         "task": "clusters.tasks.check_drift_all",
         "schedule": float(os.environ.get("DRIFT_CHECK_SECONDS", "60")),

@@ -144,8 +144,13 @@ def celery_broker(tmp_path):
     }
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
+        from railstudio import env
+
         app.conf.broker_url = redis_url
-        app.conf.broker_transport_options = {"visibility_timeout": 60}
+        app.conf.broker_transport_options = {
+            "visibility_timeout": 60,
+            **env.redis_transport_options(),  # the bounded timeouts the product runs with
+        }
     else:
         folder = tmp_path / "broker"
         (folder / "in").mkdir(parents=True)

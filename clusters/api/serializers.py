@@ -53,13 +53,21 @@ class RolloutObjectSerializer(serializers.ModelSerializer):
 class RolloutSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    cancelled_by = serializers.CharField(
+        source="cancelled_by.username", read_only=True, default=None
+    )
+    restores_revision = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="for a rollback: the revision it puts back"
+    )
 
     class Meta:
         model = Rollout
         fields = [
             "id", "cluster", "cluster_name", "plan", "plan_slug", "revision", "state", "dry_run",
-            "prune", "force", "force_reason", "rollback_of", "created_by", "created_at",
-            "started_at", "finished_at", "message", "attempts", "findings",
+            "prune", "force", "force_reason", "adopt", "adopt_reason", "rollback_of",
+            "restores_revision", "created_by", "created_at", "started_at", "finished_at",
+            "heartbeat_at", "cancel_requested_at", "cancelled_by", "message", "attempts",
+            "findings",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -78,6 +86,11 @@ class RolloutRequestSerializer(serializers.Serializer):
     prune = serializers.BooleanField(default=False)
     force = serializers.BooleanField(default=False)
     force_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    adopt = serializers.BooleanField(
+        default=False,
+        help_text="take over live objects Rail Studio did not make (never another plan's)",
+    )
+    adopt_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
     def validate_plan(self, value):
         lookup = {"pk": value} if str(value).isdigit() else {"slug": value}
@@ -94,6 +107,32 @@ class RolloutRequestSerializer(serializers.Serializer):
                         "Forcing past preflight errors needs a reason, for the audit record."
                     ]
                 }
+            )
+        if attrs["adopt"] and not attrs["adopt_reason"].strip():
+            raise serializers.ValidationError(
+                {
+                    "adopt_reason": [
+                        "Taking over objects Rail Studio did not make needs a reason, for the "
+                        "audit record."
+                    ]
+                }
+            )
+        return attrs
+
+
+class RollbackRequestSerializer(serializers.Serializer):
+    prune = serializers.BooleanField(
+        default=False, help_text="delete the plan's objects this revision did not have"
+    )
+    force = serializers.BooleanField(default=False, help_text="apply past preflight errors")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="needed with prune or force"
+    )
+
+    def validate(self, attrs):
+        if (attrs["prune"] or attrs["force"]) and not attrs["reason"].strip():
+            raise serializers.ValidationError(
+                {"reason": ["Pruning or forcing a rollback needs a reason, for the audit record."]}
             )
         return attrs
 

@@ -4,6 +4,7 @@ import django_filters
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,12 +12,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import discovery, rollout, services, snapshots, tasks
+from clusters import discovery, execution, liveness, rollbacks, rollout, services, snapshots, tasks
 from clusters.api.serializers import (
     ClusterSerializer,
     ExecRequestSerializer,
     ExecRunSerializer,
     FanOutRequestSerializer,
+    RollbackRequestSerializer,
     RolloutDetailSerializer,
     RolloutRequestSerializer,
     RolloutSerializer,
@@ -28,6 +30,8 @@ from planner.models import Plan
 from railstudio.filters import pagination_params, reject_unknown
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
+
+ROLLOUT_RELATED = ("cluster", "created_by", "rollback_of", "cancelled_by")
 
 
 class ClusterFilter(django_filters.FilterSet):
@@ -48,25 +52,31 @@ class ClusterViewSet(viewsets.ModelViewSet):
     filterset_class = ClusterFilter
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        plans = data.pop("plans", [])
         try:
-            cluster = services.register(**data)
+            serializer.instance = services.register(**serializer.validated_data)
         except services.RegistrationError as error:
             raise ValidationError(error.errors) from None
-        cluster.plans.set(plans)
-        serializer.instance = cluster
 
     def perform_update(self, serializer):
-        data = serializer.validated_data
-        if "kubeconfig" in data and data["kubeconfig"]:
+        """The same rules as registering: a new kubeconfig (or another context of the stored
+        one) is checked before anything is saved, and so are the plans to bind."""
+        data, cluster = serializer.validated_data, serializer.instance
+        text = data.get("kubeconfig") or ""
+        context_changed = "context" in data and data["context"] != cluster.context
+        if text or (context_changed and not cluster.in_cluster):
             try:
-                context, server = services.check_kubeconfig(data["kubeconfig"], data.get("context"))
+                context, server = services.check_kubeconfig(
+                    text or cluster.kubeconfig_text(), data.get("context", cluster.context)
+                )
             except services.RegistrationError as error:
                 raise ValidationError(error.errors) from None
-            serializer.instance.set_kubeconfig(data.pop("kubeconfig"))
-            serializer.instance.server = server
-            data["context"] = context
+            if text:
+                cluster.set_kubeconfig(text)
+            cluster.server, data["context"] = server, context
+        if "plans" in data:
+            conflicts = services.bind_conflicts(None, list(data["plans"]), cluster.mode)
+            if conflicts:
+                raise ValidationError({"plans": conflicts})
         data.pop("kubeconfig", None)
         serializer.save()
 
@@ -184,14 +194,17 @@ class ClusterViewSet(viewsets.ModelViewSet):
         row = get_object_or_404(cluster.pods, namespace=namespace, name=pod)
         return Response({**row.report, "snapshot": _snapshot_meta(cluster)})
 
-    @extend_schema(request=ExecRequestSerializer, responses={200: ExecRunSerializer})
+    @extend_schema(
+        request=ExecRequestSerializer, responses={200: ExecRunSerializer, 202: ExecRunSerializer}
+    )
     @action(
         detail=True, methods=["post"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/exec"
     )
     def exec(self, request, pk=None, namespace=None, pod=None):
         """Run an allow-listed command (ip -br addr, ip -br link, ibv_devinfo, ibv_devinfo -l,
-        env) in the pod through a Celery task; answers with the output when it finishes within
-        the timeout, else 202 and the run to poll at /api/exec-runs/{id}/."""
+        env) in the pod through a Celery task. Answers at once: 202 with the run's `url` (and
+        Location) to poll at /api/exec-runs/{id}/, or 200 when it has already finished; 503
+        when the task queue cannot take it."""
         cluster = self.get_object()
         body = ExecRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -203,9 +216,11 @@ class ClusterViewSet(viewsets.ModelViewSet):
             request.user,
             body.validated_data.get("container", ""),
         )
-        run = services.wait_for_exec(run)
+        run.refresh_from_db()
         code = status.HTTP_200_OK if run.done else status.HTTP_202_ACCEPTED
-        return Response(ExecRunSerializer(run).data, status=code)
+        url = request.build_absolute_uri(reverse("api-exec-run-detail", args=[run.pk]))
+        body = {**ExecRunSerializer(run).data, "url": url}
+        return Response(body, status=code, headers={"Location": url})
 
     @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
     @action(detail=True, methods=["post", "get"])
@@ -213,7 +228,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         if request.method == "GET":
             reject_unknown(request, pagination_params(self))
-            page = self.paginate_queryset(cluster.rollouts.select_related("cluster", "created_by"))
+            page = self.paginate_queryset(cluster.rollouts.select_related(*ROLLOUT_RELATED))
             return self.get_paginated_response(RolloutSerializer(page, many=True).data)
         body = RolloutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -238,19 +253,31 @@ def _snapshot_meta(cluster: Cluster) -> dict:
 
 
 class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """An exec run's output, for operators only: `env` can print secrets."""
+    """An exec run's output, for operators only: `env` can print secrets. A run no worker
+    finished in time ends with the reason (execution.give_up_if_abandoned)."""
 
     queryset = ExecRun.objects.all()
     serializer_class = ExecRunSerializer
     permission_classes = [OperatorOnly]
 
+    def get_object(self):
+        return execution.give_up_if_abandoned(super().get_object())
+
 
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Rollout history: `?cluster=<id>&plan=<id or slug>`."""
+    """Rollout history: `?cluster=<id>&plan=<id or slug>`; cancel; rollback (GET previews)."""
 
-    queryset = Rollout.objects.select_related("cluster", "created_by")
+    queryset = Rollout.objects.select_related(*ROLLOUT_RELATED)
     write_role = OPERATOR
     extra_query_params = ("cluster", "plan")
+
+    def list(self, request, *args, **kwargs):
+        liveness.reap()  # show a rollout whose worker died as interrupted, not running
+        return super().list(request, *args, **kwargs)
+
+    def get_object(self):
+        liveness.reap()
+        return super().get_object()
 
     def get_serializer_class(self):
         return RolloutDetailSerializer if self.action == "retrieve" else RolloutSerializer
@@ -269,18 +296,41 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             )
         return queryset
 
-    @extend_schema(request=None, responses={202: RolloutSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(request=RollbackRequestSerializer, responses={202: RolloutSerializer})
+    @action(detail=True, methods=["get", "post"])
     def rollback(self, request, pk=None):
+        """GET: what rolling back to this revision would change (against the plan's current
+        revision on the cluster), and whether it is allowed. POST `{prune, force, reason}`:
+        do it (202); prune and force need a reason."""
         record = self.get_object()
+        if request.method == "GET":
+            return Response(rollbacks.preview(record).to_dict())
+        body = RollbackRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
             with transaction.atomic():
-                new = services.start_rollback(record, request.user)
+                new = services.start_rollback(record, request.user, **body.validated_data)
         except rollout.RolloutConflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
-        except ValueError as error:
+        except rollout.RollbackRefused as error:
             raise ValidationError({"rollback_of": [str(error)]}) from None
         return Response(RolloutSerializer(new).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: RolloutSerializer, 202: RolloutSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a pending rollout (200, it ends now) or a running one (202: its worker stops
+        before the next write; rows say what was applied); 409 when it already ended."""
+        record = self.get_object()
+        outcome = liveness.cancel(record, request.user)
+        record.refresh_from_db()
+        if outcome == "ended":
+            return Response(
+                {"detail": f"Rollout #{record.pk} already ended ({record.state})."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        code = status.HTTP_200_OK if outcome == "cancelled" else status.HTTP_202_ACCEPTED
+        return Response(RolloutSerializer(record).data, status=code)
 
 
 class PlanRolloutsView(APIView):

@@ -45,7 +45,7 @@ def plan_rollout_panel(context, plan, recent: bool = True):
                 "busy": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
             }
         )
-    related = ("cluster", "created_by")
+    related = ("cluster", "created_by", "rollback_of")
     return {
         "plan": plan,
         "clusters": clusters,

@@ -155,10 +155,34 @@ def test_rollback_and_fan_out_through_the_api(
     assert fan.status_code == 202 and len(fan.json()["rollouts"]) == 1
     first_id = fan.json()["rollouts"][0]["id"]
     wait_for(lambda: Rollout.objects.get(pk=first_id).state == "succeeded", timeout=60)
+    preview = operator_api.get(f"/api/rollouts/{first_id}/rollback/").json()
+    assert preview["allowed"] and preview["restores_revision"] == 1
+    assert preview["current_revision"] == 1 and {c["action"] for c in preview["changes"]} == {
+        "unchanged"
+    }
+    no_reason = operator_api.post(
+        f"/api/rollouts/{first_id}/rollback/", {"prune": True}, format="json"
+    )
+    assert no_reason.status_code == 400 and "needs a reason" in no_reason.json()["reason"][0]
     back = operator_api.post(f"/api/rollouts/{first_id}/rollback/")
     assert back.status_code == 202 and back.json()["rollback_of"] == first_id
+    assert back.json()["restores_revision"] == 1 and not back.json()["prune"]
     wait_for(lambda: Rollout.objects.get(pk=back.json()["id"]).state == "succeeded", timeout=60)
-    assert Rollout.objects.get(pk=back.json()["id"]).revision == 2
+    done = Rollout.objects.get(pk=back.json()["id"])
+    assert done.revision == 2 and done.message.startswith("Restored revision 1: ")
+
+    dry = operator_api.post(
+        f"/api/clusters/{lab_cluster.pk}/rollouts/",
+        {"plan": seed_plan.slug, "dry_run": True},
+        format="json",
+    ).json()["id"]
+    wait_for(lambda: Rollout.objects.get(pk=dry).state == "succeeded", timeout=60)
+    assert not operator_api.get(f"/api/rollouts/{dry}/rollback/").json()["allowed"]
+    refused = operator_api.post(f"/api/rollouts/{dry}/rollback/")
+    assert refused.status_code == 400 and "was a dry run" in refused.json()["rollback_of"][0]
+    lab_cluster.plans.remove(seed_plan)
+    unbound = operator_api.post(f"/api/rollouts/{first_id}/rollback/")
+    assert unbound.status_code == 400 and "no longer bound" in unbound.json()["rollback_of"][0]
 
 
 def test_kubeconfig_from_the_lab_has_ca_data_and_a_token(lab):

@@ -10,9 +10,9 @@ import yaml
 from clusters.kube import Kube, Target
 
 
-def _with_exec_plugin(lab, tmp_path, expiry: str) -> str:
+def _with_exec_plugin(lab, tmp_path, expiry: str, settings) -> str:
     """The lab's kubeconfig with its token replaced by an exec plugin that prints it, counting
-    how often it runs."""
+    how often it runs; the plugin's path is allowed in RAILSTUDIO_EXEC_PLUGINS."""
     plugin = tmp_path / "token-plugin"
     calls = tmp_path / "plugin-calls"
     credential = {
@@ -28,6 +28,7 @@ def _with_exec_plugin(lab, tmp_path, expiry: str) -> str:
         f"print(json.dumps({credential!r}))\n"
     )
     plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+    settings.RAILSTUDIO_EXEC_PLUGINS = [str(plugin)]
     config = yaml.safe_load(lab.kubeconfig_path.read_text())
     config["users"][0]["user"] = {
         "exec": {
@@ -49,8 +50,8 @@ def test_a_static_token_works_and_skips_the_per_request_refresh(lab):
         assert len(kube.nodes()) == 4
 
 
-def test_an_exec_credential_plugin_supplies_the_token(lab, tmp_path):
-    kubeconfig = _with_exec_plugin(lab, tmp_path, expiry="2099-01-01T00:00:00Z")
+def test_an_exec_credential_plugin_supplies_the_token(lab, tmp_path, settings):
+    kubeconfig = _with_exec_plugin(lab, tmp_path, "2099-01-01T00:00:00Z", settings)
     with Kube(Target(kubeconfig=kubeconfig)) as kube:
         assert kube.api.configuration.refresh_api_key_hook is not None
         assert len(kube.nodes()) == 4
@@ -58,8 +59,8 @@ def test_an_exec_credential_plugin_supplies_the_token(lab, tmp_path):
     assert _plugin_calls(tmp_path) == 1  # a token good until 2099 is fetched once
 
 
-def test_an_expired_exec_credential_is_fetched_again_before_a_request(lab, tmp_path):
-    kubeconfig = _with_exec_plugin(lab, tmp_path, expiry="2000-01-01T00:00:00Z")
+def test_an_expired_exec_credential_is_fetched_again_before_a_request(lab, tmp_path, settings):
+    kubeconfig = _with_exec_plugin(lab, tmp_path, "2000-01-01T00:00:00Z", settings)
     with Kube(Target(kubeconfig=kubeconfig)) as kube:
         before = _plugin_calls(tmp_path)
         assert len(kube.nodes()) == 4

@@ -99,6 +99,8 @@ def post_urls(cluster, record, plan) -> list[str]:
         reverse("cluster-unbind", args=[cluster.pk, plan.slug]),
         reverse("cluster-rollout", args=[cluster.pk]),
         reverse("rollout-rollback", args=[record.pk]),
+        reverse("rollout-cancel", args=[record.pk]),
+        reverse("cluster-delete", args=[cluster.pk]),
         reverse("plan-rollout-start", args=[plan.slug]),
     ]
 
@@ -321,22 +323,75 @@ def test_forcing_without_a_reason_or_an_unknown_plan_is_a_422(as_operator, east,
 
 
 @pytest.mark.django_db
-def test_roll_back_creates_a_new_rollout_of_the_old_bundle(as_operator, finished):
-    response = as_operator.post(reverse("rollout-rollback", args=[finished.pk]))
-    new = Rollout.objects.exclude(pk=finished.pk).get()
+def test_roll_back_shows_the_change_first_then_creates_a_new_rollout_of_the_old_bundle(
+    as_operator, finished, east, seed_plan
+):
+    newer = make_rollout(east, seed_plan, "succeeded")  # revision 2 is live now
+    newer.bundle = [obj for obj in newer.bundle if obj["metadata"]["name"] != "sriov-rail-7"]
+    newer.save()
+    url = reverse("rollout-rollback", args=[finished.pk])
+    html = text_of(as_operator.get(url))  # the diff first: revision 2 -> revision 1
+    assert "revision 1?" in html and "now the cluster has revision 2" in html
+    assert "NetworkAttachmentDefinition/ai-training/sriov-rail-7" in html and ">create<" in html
+    unconfirmed = as_operator.post(url)  # a POST without confirm=yes only shows the page
+    assert unconfirmed.status_code == 200 and Rollout.objects.count() == 2
+    no_reason = as_operator.post(url, {"confirm": "yes", "prune": "on"})
+    assert no_reason.status_code == 422 and "needs a reason" in text_of(no_reason)
+    response = as_operator.post(url, {"confirm": "yes"})
+    new = Rollout.objects.exclude(pk__in=[finished.pk, newer.pk]).get()
     assert response.status_code == 302 and response["Location"] == new.get_absolute_url()
     assert new.rollback_of == finished and new.bundle == finished.bundle
-    assert new.prune and new.force and new.revision == finished.revision + 1
+    assert not new.prune and not new.force and new.revision == 3
     html = text_of(as_operator.get(new.get_absolute_url()))
-    assert f'rollback of <a href="{finished.get_absolute_url()}">#{finished.pk}</a>' in html
-    again = as_operator.post(reverse("rollout-rollback", args=[finished.pk]))
+    assert "a rollback that restores revision 1" in html
+    assert f'restores r1 (<a href="{finished.get_absolute_url()}">#{finished.pk}</a>)' in html
+    again = as_operator.post(url, {"confirm": "yes"})
     assert again.status_code == 409 and "already in progress" in text_of(again)
+
+
+@pytest.mark.django_db
+def test_rollback_with_prune_or_force_records_the_reason(as_operator, finished):
+    url = reverse("rollout-rollback", args=[finished.pk])
+    response = as_operator.post(
+        url, {"confirm": "yes", "prune": "on", "force": "on", "reason": "bad rail 5 change"}
+    )
+    new = Rollout.objects.exclude(pk=finished.pk).get()
+    assert response.status_code == 302 and new.prune and new.force
+    assert new.force_reason == "rollback to revision 1: bad rail 5 change"
+
+
+@pytest.mark.django_db
+def test_rollback_is_refused_for_a_dry_run_a_failure_or_an_unbound_plan(
+    as_operator, east, seed_plan, finished
+):
+    dry = make_rollout(east, seed_plan, "succeeded", dry_run=True)
+    failed = make_rollout(east, seed_plan, "failed")
+    for record, reason in ((dry, "was a dry run"), (failed, "applied nothing to roll back to")):
+        page = text_of(as_operator.get(record.get_absolute_url()))
+        assert "Roll back to this revision" not in page
+        url = reverse("rollout-rollback", args=[record.pk])
+        assert reason in text_of(as_operator.get(url))
+        response = as_operator.post(url, {"confirm": "yes"})
+        assert response.status_code == 422 and reason in text_of(response)
+    assert "Roll back to this revision" in text_of(as_operator.get(finished.get_absolute_url()))
+    east.plans.remove(seed_plan)
+    assert "Roll back to this revision" not in text_of(as_operator.get(finished.get_absolute_url()))
+    response = as_operator.post(reverse("rollout-rollback", args=[finished.pk]), {"confirm": "yes"})
+    assert response.status_code == 422 and "no longer bound to east" in text_of(response)
+    assert Rollout.objects.count() == 3
 
 
 @pytest.mark.django_db
 def test_bind_and_unbind_plans(as_operator, east, seed_plan):
     url = reverse("cluster-unbind", args=[east.pk, seed_plan.slug])
-    assert as_operator.post(url).status_code == 302 and not east.plans.exists()
+    asked = as_operator.post(url)  # confirm first
+    assert (
+        asked.status_code == 200
+        and "Unbind Seed: 8-rail training cluster from east?" in text_of(asked)
+    )
+    assert east.plans.exists()
+    assert as_operator.post(url, {"confirm": "yes"}).status_code == 302
+    assert not east.plans.exists()
     response = as_operator.post(reverse("cluster-bind", args=[east.pk]), {"plan": "nope"})
     assert response.status_code == 422 and "No plan 'nope'." in text_of(response)
     response = as_operator.post(reverse("cluster-bind", args=[east.pk]), {"plan": seed_plan.slug})
@@ -354,10 +409,56 @@ def test_reconcile_rolls_the_drifted_plan_out_again(as_operator, east, seed_plan
     east.save()
     html = text_of(as_operator.get(east.get_absolute_url()))
     assert "sriov-rail-2: missing" in html and ">Reconcile</button>" in html
-    response = as_operator.post(url)
+    asked = as_operator.post(url)  # it prunes: confirm first, with the drift shown
+    assert asked.status_code == 200 and "sriov-rail-2: missing" in text_of(asked)
+    assert not Rollout.objects.filter(state="pending").exists()
+    response = as_operator.post(url, {"confirm": "yes"})
     record = Rollout.objects.get(state="pending")
     assert response.status_code == 302 and response["Location"] == record.get_absolute_url()
     assert record.plan == seed_plan and record.prune and record.revision == 2
+
+
+@pytest.mark.django_db
+def test_reconcile_is_not_offered_for_a_plan_no_longer_bound(as_operator, east, seed_plan):
+    make_rollout(east, seed_plan, "succeeded")
+    east.drifted, east.drift_checked_at = True, timezone.now()
+    east.drift_diff = "# NetworkAttachmentDefinition/ai-training/sriov-rail-2: missing\n+x\n"
+    east.save()
+    east.plans.remove(seed_plan)
+    html = text_of(as_operator.get(east.get_absolute_url()))
+    assert "sriov-rail-2: missing" in html and ">Reconcile</button>" not in html
+    assert "belong to no plan bound to this cluster" in html
+    response = as_operator.post(reverse("cluster-reconcile", args=[east.pk]), {"confirm": "yes"})
+    assert response.status_code == 409 and "Nothing to reconcile" in text_of(response)
+    assert Rollout.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rollout_that_prunes_asks_first_and_a_dry_run_does_not(as_operator, east, seed_plan):
+    url = reverse("cluster-rollout", args=[east.pk])
+    asked = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on"})
+    html = text_of(asked)
+    assert asked.status_code == 200 and "with prune?" in html and "Roll out and prune" in html
+    assert 'name="prune" value="on"' in html and not Rollout.objects.exists()
+    dry = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on", "dry_run": "on"})
+    assert dry.status_code == 302 and Rollout.objects.get().dry_run
+    Rollout.objects.update(state="succeeded")
+    done = as_operator.post(url, {"plan": seed_plan.slug, "prune": "on", "confirm": "yes"})
+    assert done.status_code == 302 and Rollout.objects.filter(prune=True, dry_run=False).exists()
+    start = reverse("plan-rollout-start", args=[seed_plan.slug])
+    fan = as_operator.post(start, {"cluster": east.pk, "prune": "on"})
+    assert fan.status_code == 200 and "to east with prune?" in text_of(fan)
+
+
+@pytest.mark.django_db
+def test_deleting_a_cluster_asks_first(as_operator, east, finished):
+    url = reverse("cluster-delete", args=[east.pk])
+    assert "Delete cluster east?" in text_of(as_operator.get(url))
+    assert "1 rollout record(s)" in text_of(as_operator.post(url))
+    assert Cluster.objects.filter(pk=east.pk).exists()
+    response = as_operator.post(url, {"confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == reverse("cluster-list")
+    assert not Cluster.objects.exists() and not Rollout.objects.exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,8 +94,13 @@ def test_the_seed_walkthrough_and_its_failure_table(operator_api, lab, celery_wo
         {"command": "ip -br addr"},
         format="json",
     )
-    assert ran.status_code == 200 and ran.json()["exit_code"] == 0, ran.json()
-    output = ran.json()["stdout"]
+    assert ran.status_code == 202 and ran["Location"] == ran.json()["url"], ran.json()
+    run = wait_for(
+        lambda: (body := operator_api.get(ran.json()["url"]).json())["finished_at"] and body,
+        timeout=30,
+    )
+    assert run["exit_code"] == 0, run
+    output = run["stdout"]
     for name, iface in rails.items():
         line = next(line for line in output.splitlines() if line.startswith(name))
         assert iface["ips"][0] in line  # what the snapshot says is what the pod shows
