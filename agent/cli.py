@@ -21,8 +21,30 @@ from collections.abc import Mapping
 from agent import AGENT_NAME, OUTPUT_VERSION, podresources, sysfs
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__.split("\n")[0])
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors and help go to the streams main() was given, not to sys.stderr and exit()."""
+
+    def __init__(self, out, **kwargs):
+        super().__init__(**kwargs)
+        self.out = out
+
+    def error(self, message):
+        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}\n")
+
+    def exit(self, status=0, message=None):
+        raise UsageError(message or "") if status else SystemExit(0)
+
+    def _print_message(self, message, file=None):
+        if message:
+            self.out.write(message)
+
+
+def _parser(out) -> argparse.ArgumentParser:
+    parser = _Parser(out, prog="python -m agent", description=__doc__.split("\n")[0])
     parser.add_argument("--sys", default="/sys", help="sysfs root (default /sys)")
     parser.add_argument(
         "--pod-resources",
@@ -62,12 +84,18 @@ def _idle() -> int:
     return 0
 
 
-def main(argv=None, environ: Mapping[str, str] | None = None, stdout=None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv=None, environ: Mapping[str, str] | None = None, stdout=None, stderr=None) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        args = _parser(out).parse_args(argv)
+    except UsageError as error:
+        err.write(str(error))
+        return 2
+    except SystemExit:  # --help
+        return 0
     if args.idle:
         return _idle()
     document = collect(args, os.environ if environ is None else environ)
-    out = stdout or sys.stdout
     out.write(json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n")
     out.flush()
     return 0
