@@ -88,3 +88,17 @@ def refresh_due_clusters() -> int:
 @shared_task(acks_late=True, soft_time_limit=execution.TIMEOUT_SECONDS + 10)
 def run_exec(run_id: int) -> int | None:
     return execution.execute(run_id).exit_code
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_validation(validation_id: int) -> str:
+    from clusters.validation import runner
+
+    return runner.execute(validation_id)
+
+
+@shared_task
+def run_due_validations() -> int:
+    from clusters.validation import services
+
+    return len(services.start_due())

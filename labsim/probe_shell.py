@@ -38,20 +38,36 @@ class ShellSyntaxError(Exception):
     pass
 
 
-@dataclass
 class Word:
-    parts: list[tuple[str, bool]]  # (text, $ expands in it)
+    """A shell word: its parts (text, whether `$` expands in it), and its text when nothing in
+    it expands (computed once; False when something does)."""
+
+    __slots__ = ("parts", "static")
+
+    def __init__(self, parts: list[tuple[str, bool]], static: str | bool | None = None):
+        self.parts = parts
+        self.static = static
 
     @property
     def literal(self) -> str | None:
         """The word's text when nothing in it expands (a keyword check needs this)."""
-        if len(self.parts) == 1 and not self.parts[0][1]:
-            return self.parts[0][0]
+        if self.static is not None:
+            return self.static if self.static is not False else None
         if all(not expands or "$" not in text for text, expands in self.parts):
             return "".join(text for text, _ in self.parts)
         return None
 
     def expand(self, variables: dict[str, str]) -> str:
+        static = self.static
+        if static is None:
+            literal = self.literal
+            static = self.static = literal if literal is not None else False
+        if static is not False:
+            return static
+        if len(self.parts) == 1:
+            text = self.parts[0][0]
+            if text[0] == "$" and text[1:] in variables:
+                return variables[text[1:]]
         out = []
         for text, expands in self.parts:
             if expands and "$" in text:
@@ -84,9 +100,33 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
+_PLAIN_TOKEN = re.compile(r"&&|\|\||[;&|()\n]|\d*(?:>>|>&|>|<)|[^\s;&|()<>]+|\S")
+_OPERATORS = {"&&", "||", ";", "&", "|", "(", ")"}
+
+
+def _tokenize_plain(script: str) -> list[tuple[str, object]]:
+    """Scripts without quotes or backslashes (the batched probe scripts): one findall."""
+    tokens: list[tuple[str, object]] = []
+    append = tokens.append
+    for text in _PLAIN_TOKEN.findall(script):
+        if text in _OPERATORS:
+            append(("op", text))
+        elif text == "\n":
+            append(("op", ";"))
+        elif text[-1] in "<>&":
+            append(("redir", text))
+        elif "$" in text:
+            append(("word", Word([(text, True)], False)))
+        else:
+            append(("word", Word([(text, True)], text)))
+    return tokens
+
+
 def tokenize(script: str) -> list[tuple[str, object]]:
     """[("word", Word) | ("op", ";") | ("redir", "2>&")]; adjacent quoted and bare parts join
     into one word, as the shell does."""
+    if not any(char in script for char in "'\"\\"):
+        return _tokenize_plain(script)
     tokens: list[tuple[str, object]] = []
     position = 0
     word: Word | None = None
@@ -184,15 +224,18 @@ class _Parser:
         items: list[Word] = []
         if self.keyword() == "in":
             self.take()
+            tokens, position = self.tokens, self.position
             while True:
-                kind, value = self.peek()
+                if position >= len(tokens):
+                    raise ShellSyntaxError('"do" expected')
+                kind, value = tokens[position]
+                position += 1
                 if kind == "op" and value == ";":
-                    self.take()
                     break
                 if kind != "word":
                     raise ShellSyntaxError('"do" expected')
                 items.append(value)
-                self.take()
+            self.position = position
         if self.keyword() != "do":
             raise ShellSyntaxError('"do" unexpected (expecting "done")')
         self.take()
@@ -251,10 +294,11 @@ class Shell:
     ExecResult or awaitable ExecResult; `detach` hands a detached job to whoever keeps the
     pod's processes."""
 
-    def __init__(self, name: str, run_program, detach=None):
+    def __init__(self, name: str, run_program, detach=None, batch=None):
         self.name = name
         self.run_program = run_program
         self.detach = detach
+        self.batch = batch  # (words before $var, items) -> ExecResult or None
         self.output = Output()
         self.jobs: list[Job] = []
         self.status = 0  # $?
@@ -294,10 +338,37 @@ class Shell:
         if isinstance(node, ForLoop):
             code = 0
             items = [word.expand(variables) for word in node.items]
+            if self._run_batch(node, items, variables, output):
+                return 0
             for item in items:
                 code = await self.run_list(node.body, {**variables, node.variable: item})
             return code
         return await self.run_command(node, variables, output)
+
+    def _run_batch(self, loop: ForLoop, items: list[str], variables, output: Output) -> bool:
+        """`for x in ...; do tool ... $x & done`: all iterations start at once, so a tool that
+        finishes at once may run them in one go."""
+        if self.batch is None or len(loop.body) != 1:
+            return False
+        chain, separator = loop.body[0]
+        if separator != "&" or len(chain) != 1 or not isinstance(chain[0][0], Command):
+            return False
+        command = chain[0][0]
+        if command.redirects or len(command.words) < 2:
+            return False
+        if command.words[-1].parts not in (
+            [(f"${loop.variable}", True)],
+            [(f"${{{loop.variable}}}", True)],
+        ):
+            return False
+        prefix = [word.expand(variables) for word in command.words[:-1]]
+        if any(word.static is False for word in command.words[:-1]):
+            return False
+        result = self.batch(prefix, items)
+        if result is None:
+            return False
+        self._emit(result, "out", "err", output)
+        return True
 
     def _background(self, chain: list, variables) -> None:
         if len(chain) > 1 or isinstance(chain[0][0], ForLoop):

@@ -19,6 +19,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import ipaddress
 import math
 import re
@@ -44,10 +46,57 @@ class Endpoint:
     node: str
     interface: object  # labsim.cni.PodInterface
     rail: int | None
+    node_index: int = 0
+    group: int = 0
 
     @property
     def address(self):
         return self.interface.addresses[0] if self.interface.addresses else None
+
+
+@dataclass
+class _PingSource:
+    endpoint: Endpoint
+    ip: str | None
+    network: int
+    netmask: int
+    node_index: int
+    group: int
+
+
+def _variant_rtts(count: int, scale: float, spine: float, variant: int) -> list[float]:
+    return [
+        scale * (0.85 + 0.3 * ((variant * 2654435761 ^ n * 40503) & 0xFFFF) / 65536) + spine
+        for n in range(count)
+    ]
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """A sweep makes hundreds of thousands of short-lived strings: with a big lab in memory,
+    the cyclic collector's full passes over it would cost more than the sweep itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _ipv4_int(text: str) -> int | None:
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part.isdigit() or len(part) > 3:
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
 
 
 @dataclass
@@ -76,6 +125,7 @@ class Probes:
         self._ports: dict[tuple[str, int], object] = {}
         self._ports_version = -1
         self._ping_options: dict[tuple, object] = {}
+        self._tails: dict[tuple, list[str]] = {}
         self._detached: set[asyncio.Task] = set()
         self._node_index = {node.name: node.index for node in lab.spec.nodes}
         self._pods = lab.registry.by_key("", "pods")
@@ -104,12 +154,26 @@ class Probes:
         """Run an exec command: probe scripts here, everything else as labsim.execsim does."""
         if not self.handles(command):
             return execsim.run_command(command, view)
+        with _collector_paused():
+            return await self._run(command, view)
+
+    async def _run(self, command: list[str], view: PodView) -> ExecResult:
         program = command[0].rsplit("/", 1)[-1]
-        shell = Shell(program, lambda words: self.program(words, view, program), self._detach)
+        shell = Shell(
+            program,
+            lambda words: self.program(words, view, program),
+            self._detach,
+            lambda prefix, items: self._batch(prefix, items, view),
+        )
         if program in ("sh", "bash", "ash"):
             return await shell.run(command[2])
         result = shell.builtin(command)
         return await result if asyncio.iscoroutine(result) else result
+
+    def _batch(self, prefix: list[str], items: list[str], view: PodView) -> ExecResult | None:
+        if prefix[0].rsplit("/", 1)[-1] == "ping" and items:
+            return self.ping_batch(prefix[1:], items, view)
+        return None
 
     def _detach(self, task: asyncio.Task) -> None:
         self._detached.add(task)
@@ -158,16 +222,27 @@ class Probes:
             for key, runtime in self.lab.kubelet.runtimes.items():
                 for interface in runtime.interfaces:
                     rail = interface.vf.vf.rail.index if interface.vf is not None else None
-                    endpoint = Endpoint(key, runtime.node, interface, rail)
+                    endpoint = Endpoint(
+                        key,
+                        runtime.node,
+                        interface,
+                        rail,
+                        self._node_index.get(runtime.node, 0),
+                        self._group(runtime.node),
+                    )
                     for address in interface.addresses:
                         index.setdefault(str(address.ip), endpoint)
             self._index, self._index_version = index, version
         return self._index
 
-    def port(self, node: str, rail: int):
+    def _fresh_ports(self) -> dict:
         if self._ports_version != self.lab.fabric.generation:
             self._ports.clear()
             self._ports_version = self.lab.fabric.generation
+        return self._ports
+
+    def port(self, node: str, rail: int):
+        self._fresh_ports()
         key = (node, rail)
         if key not in self._ports:
             self._ports[key] = self.lab.fabric.port(node, rail)
@@ -209,105 +284,178 @@ class Probes:
     # ping ----------------------------------------------------------------------------------
 
     def ping(self, args: list[str], view: PodView) -> ExecResult:
-        if not args:
+        if not args or args[-1].startswith("-"):
             return _ping_usage()
-        key = tuple(args[:-1])
+        result = self.ping_batch(args[:-1], args[-1:], view)
+        if result.stderr.endswith("Name or service not known\n"):
+            result.exit_code = 2
+        return result
+
+    def ping_batch(self, option_args: list[str], targets: list[str], view: PodView) -> ExecResult:
+        """`for ip in ...; do ping <options> $ip & done`: every ping at once, one output each
+        (iputils writes its buffered summary when it exits, so they do not interleave). The
+        exit code is 0 when every ping got replies (a shell would report none of them)."""
+        key = tuple(option_args)
         options = self._ping_options.get(key)
         if options is None:
-            options = _parse_ping(args[:-1])
+            options = _parse_ping(option_args)
             if len(self._ping_options) > 256:
                 self._ping_options.clear()
             self._ping_options[key] = options
         if isinstance(options, ExecResult):
-            return options
-        destination = args[-1]
-        if destination.startswith("-"):
-            return _ping_usage()
-        try:
-            target_ip = ipaddress.IPv4Address(destination)
-        except ValueError:
-            return ExecResult(
-                stderr=f"ping: {destination}: Name or service not known\n", exit_code=2
+            return ExecResult(options.stdout * len(targets), options.stderr * len(targets), 2)
+        source = self._ping_source(view, options.bind)
+        if isinstance(source, ExecResult):
+            return ExecResult(source.stdout * len(targets), source.stderr * len(targets), 2)
+        own = source.endpoint
+        index = self.index()
+        own_down = own.rail is not None and not self._link_up(own)
+        too_big = options.pmtu == "do" and options.size + 28 > own.interface.mtu
+        check_size = options.pmtu == "do"
+        count, size, quiet = options.count, options.size, options.quiet
+        spec = self.lab.fabric.spec
+        interval_ms = (count - 1) * options.interval * 1000
+        leaf_tails = self._rtt_tails(count, interval_ms, spec.rtt_us / 1000, 0.0)
+        spine_tails = self._rtt_tails(
+            count, interval_ms, spec.rtt_us / 1000, spec.spine_rtt_us / 1000
+        )
+        seed_base = source.node_index * 73856093 ^ (own.rail or 0) * 83492791
+        own_rail = own.rail
+        ports = self._fresh_ports()
+        if options.bind and source.ip is not None:
+            head_tail = (
+                f"from {source.ip} {options.bind_label}: {size}({size + 28}) bytes of data.\n"
             )
-        interface, error = _source_interface(view, options.bind)
-        if error:
-            return error
-        source = self._own(view, interface)
-        source_address = source.address
-        return self._ping_run(options, view, source, source_address, target_ip, destination)
-
-    def _ping_run(self, options, view, source: Endpoint, source_address, target_ip, text):
-        count = options.count
-        size = options.size
-        if options.bind and source_address is not None:
-            header = f"PING {text} ({text}) from {source_address.ip} {options.bind_label}: "
         else:
-            header = f"PING {text} ({text}) "
-        lines = [f"{header}{size}({size + 28}) bytes of data.\n"]
-        stderr = []
-        target = self.index().get(text)
-        on_link = source_address is not None and target_ip in source_address.network
-        outcome = "lost"  # lost | error | reply | local
-        if source.rail is not None and not self._link_up(source):
-            outcome = "error"
-        elif options.pmtu == "do" and size + 28 > source.interface.mtu:
-            outcome = "local"
-        elif target is not None and target.pod == source.pod:
-            outcome = "reply"
-        elif target is not None and self._reaches(source, target):
-            fits = size + 28 <= self._path_mtu(source, target)
-            outcome = "reply" if fits else "lost"
-        elif on_link or (source.rail is not None and options.bind):
-            outcome = "error"  # ARP for an on-link (or bound-interface) target goes unanswered
-        rtts: list[float] = []
-        errors = 0
-        if outcome == "reply":
-            a = self._node_index.get(source.node, 0)
-            b = self._node_index.get(target.node, 0)
-            rail = source.rail or 0
-            base = self.lab.fabric.spec.rtt_us / 1000
-            spine = 0.0
-            if target.pod != source.pod and self.lab.fabric.group(source.node) != (
-                self.lab.fabric.group(target.node)
-            ):
-                spine = self.lab.fabric.spec.spine_rtt_us / 1000
-            if target.pod == source.pod:
-                base = 0.012
-            for sequence in range(count):
-                rtts.append(base * (0.85 + 0.3 * _fraction(a, b, rail, sequence)) + spine)
-        elif outcome == "error":
-            errors = count
-        elif outcome == "local":
-            errors = count
-            stderr = [f"ping: local error: message too long, mtu={source.interface.mtu}\n"] * count
-        if not options.quiet:
-            for sequence in range(1, count + 1):
-                if outcome == "reply":
-                    lines.append(
-                        f"{size + 8} bytes from {text}: icmp_seq={sequence} ttl=64 "
-                        f"time={rtts[sequence - 1]:.3f} ms\n"
+            head_tail = f"{size}({size + 28}) bytes of data.\n"
+        out: list[str] = []
+        err: list[str] = []
+        failures = 0
+        for text in targets:
+            target = index.get(text)
+            outcome = 0  # 0 lost, 1 error, 2 reply, 3 local
+            if own_down:
+                outcome = 1
+            elif too_big:
+                outcome = 3
+            elif target is not None:
+                if target.pod == own.pod:
+                    outcome = 2
+                elif target.rail == own_rail and own_rail is not None:
+                    port = ports.get((target.node, own_rail)) or self.port(target.node, own_rail)
+                    if port is None or port.up:
+                        fits = not check_size or size + 28 <= self._path_mtu(own, target)
+                        outcome = 2 if fits else 0
+                    else:
+                        outcome = 1  # on-link: its ARP goes unanswered
+                elif self._reaches(own, target):
+                    fits = not check_size or size + 28 <= self._path_mtu(own, target)
+                    outcome = 2 if fits else 0
+            if outcome == 0 and (target is None or not self._reaches(own, target)):
+                target_int = _ipv4_int(text)
+                if target_int is None:
+                    err.append(f"ping: {text}: Name or service not known\n")
+                    failures += 1
+                    continue
+                on_link = (target_int & source.netmask) == source.network and source.ip
+                if on_link or (own.rail is not None and options.bind):
+                    outcome = 1  # ARP goes unanswered (bound to a rail: the kernel tries on-link)
+            if outcome == 2:
+                seed = seed_base ^ target.node_index * 19349663
+                variant = (seed ^ seed >> 11) & 1023
+                if target.pod == own.pod:
+                    tail = self._rtt_tails(count, interval_ms, 0.012, 0.0)[variant]
+                elif target.group != source.group:
+                    tail = spine_tails[variant]
+                else:
+                    tail = leaf_tails[variant]
+                if quiet:
+                    out.append(
+                        f"PING {text} ({text}) {head_tail}\n--- {text} ping statistics ---\n{tail}"
                     )
-                elif outcome == "error" and source_address is not None:
-                    lines.append(
-                        f"From {source_address.ip} icmp_seq={sequence} Destination Host Unreachable\n"
+                    continue
+                scale, spine = (
+                    (0.012, 0.0)
+                    if target.pod == own.pod
+                    else (
+                        spec.rtt_us / 1000,
+                        spec.spine_rtt_us / 1000 * (target.group != source.group),
                     )
-        received = len(rtts)
-        loss = (count - received) * 100.0 / count
-        elapsed = (count - 1) * options.interval * 1000
-        elapsed += rtts[-1] if rtts else (options.deadline or options.wait) * 1000 / 2
-        stats = f"{count} packets transmitted, {received} received"
-        if errors:
-            stats += f", +{errors} errors"
-        stats += f", {loss:g}% packet loss, time {int(elapsed)}ms\n"
-        lines.append(f"\n--- {text} ping statistics ---\n{stats}")
-        if rtts:
-            mean = sum(rtts) / received
-            mdev = math.sqrt(max(sum(r * r for r in rtts) / received - mean * mean, 0.0))
-            lines.append(
-                f"rtt min/avg/max/mdev = {min(rtts):.3f}/{mean:.3f}/{max(rtts):.3f}/{mdev:.3f} ms\n"
+                )
+                lines = "".join(
+                    f"{size + 8} bytes from {text}: icmp_seq={n + 1} ttl=64 time={rtt:.3f} ms\n"
+                    for n, rtt in enumerate(_variant_rtts(count, scale, spine, variant))
+                )
+                out.append(
+                    f"PING {text} ({text}) {head_tail}{lines}\n--- {text} ping statistics ---\n{tail}"
+                )
+                continue
+            head = f"PING {text} ({text}) {head_tail}"
+            failures += 1
+            body, errors = "", ""
+            if outcome in (1, 3):
+                errors = f", +{count} errors"
+            if outcome == 3:
+                err.append(
+                    f"ping: local error: message too long, mtu={own.interface.mtu}\n" * count
+                )
+            elif outcome == 1 and not quiet and source.ip is not None:
+                body = "".join(
+                    f"From {source.ip} icmp_seq={n} Destination Host Unreachable\n"
+                    for n in range(1, count + 1)
+                )
+            elapsed = int(interval_ms + (options.deadline or options.wait) * 500)
+            out.append(
+                f"{head}{body}\n--- {text} ping statistics ---\n"
+                f"{count} packets transmitted, 0 received{errors}, 100% packet loss, "
+                f"time {elapsed}ms\n"
             )
-        failed = received == 0 or (options.deadline and received < count)
-        return ExecResult("".join(lines), "".join(stderr), 1 if failed else 0)
+        return ExecResult("".join(out), "".join(err), 1 if failures else 0)
+
+    def _rtt_tails(self, count: int, interval_ms: float, scale: float, spine: float) -> list[str]:
+        """1,024 statistics endings of a ping that got every reply, with RTTs around `scale`
+        ms (+ `spine`), computed once: a pair's RTTs are picked from them by a hash of it."""
+        key = (count, interval_ms, scale, spine)
+        tails = self._tails.get(key)
+        if tails is None:
+            tails = []
+            for variant in range(1024):
+                rtts = _variant_rtts(count, scale, spine, variant)
+                mean = sum(rtts) / count
+                mdev = math.sqrt(max(sum(r * r for r in rtts) / count - mean * mean, 0.0))
+                tails.append(
+                    f"{count} packets transmitted, {count} received, 0% packet loss, "
+                    f"time {int(interval_ms + rtts[-1])}ms\n"
+                    f"rtt min/avg/max/mdev = {min(rtts):.3f}/{mean:.3f}/{max(rtts):.3f}/{mdev:.3f} ms\n"
+                )
+            self._tails[key] = tails
+        return tails
+
+    def _ping_source(self, view: PodView, bind: str | None):
+        """Where pings of this exec leave from, worked out once per exec and interface."""
+        cache = view.__dict__.setdefault("_ping_sources", {})
+        found = cache.get(bind)
+        if found is None:
+            interface, error = _source_interface(view, bind)
+            if error:
+                found = error
+            else:
+                endpoint = self._own(view, interface)
+                address = endpoint.address
+                network = address.network if address is not None else None
+                found = _PingSource(
+                    endpoint=endpoint,
+                    ip=str(address.ip) if address is not None else None,
+                    network=int(network.network_address) if network else 0,
+                    netmask=int(network.netmask) if network else 0,
+                    node_index=self._node_index.get(endpoint.node, 0),
+                    group=self._group(endpoint.node),
+                )
+            cache[bind] = found
+        return found
+
+    def _group(self, node: str) -> int:
+        return self.lab.fabric.group(node) if node in self._node_index else 0
 
     # RDMA ----------------------------------------------------------------------------------
 
