@@ -110,6 +110,9 @@ def live_context(run: Validation) -> dict:
         "changes": changes,
         "failing_nodes": [run.nodes[i] for i in order[:10]] if order else [],
         "raster": len(run.nodes) > heatmap.SVG_CELL_LIMIT,
+        "duration": (run.finished_at - run.started_at).total_seconds()
+        if run.started_at and run.finished_at
+        else None,
     }
 
 

@@ -22,6 +22,13 @@ def compare(current: list[dict], previous: list[dict] | None) -> dict | None:
 
 
 def failing_cells(data: dict) -> int:
-    """Pairs of a rail that failed (ping or RDMA), for the rails' comparison."""
-    cells = sum(row.count("x") + row.count("u") for row in data.get("status") or []) // 2
-    return cells + sum(1 for test in data.get("rdma") or [] if test.get("gbps") is None)
+    """Node pairs of a rail that failed (ping, MTU-sized ping or RDMA), each counted once."""
+    failed = set()
+    grids = [data.get("status") or [], (data.get("mtu") or {}).get("status") or []]
+    for grid in grids:
+        for i, row in enumerate(grid):
+            failed.update((i, j) for j, cell in enumerate(row) if cell in "xu" and i < j)
+    for test in data.get("rdma") or []:
+        if test.get("gbps") is None:
+            failed.add(tuple(sorted((test["client"], test["server"]))))
+    return len(failed)

@@ -136,7 +136,7 @@ def svg(
     """The rail's heatmap as an SVG element."""
     count = len(order)
     if count <= SVG_CELL_LIMIT:
-        return _rect_svg(data, nodes, order, cell_size or max(8, min(28, 480 // max(count, 1))))
+        return _rect_svg(data, nodes, order, cell_size or max(8, min(36, 480 // max(count, 1))))
     return _image_svg(data, nodes, order, image_url or _data_url(data, order))
 
 
@@ -144,10 +144,11 @@ def _rect_svg(data: dict, nodes: list[str], order: list[int], size: int) -> str:
     count = len(order)
     rdma = cell_states(data)
     side = LABEL_SPACE + count * size
+    width = side + LABEL_SPACE // 2  # room for the last column's slanted label
     rail = data["rail"]
     out = [
-        f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" '
-        f'width="{side}" height="{side}" role="img" data-rail="{rail}" '
+        f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {side}" '
+        f'width="{width}" height="{side}" role="img" data-rail="{rail}" '
         f'aria-label="Rail {rail}: {count} by {count} pairs">'
     ]
     for position, i in enumerate(order):
