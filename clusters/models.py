@@ -301,6 +301,9 @@ class ValidationRail(models.Model):
     validation = models.ForeignKey(Validation, on_delete=models.CASCADE, related_name="rails")
     rail = models.PositiveSmallIntegerField()
     data = models.JSONField(default=dict)
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="the rail's figures without its matrices, for pages"
+    )
 
     class Meta:
         ordering = ["validation", "rail"]

@@ -77,39 +77,51 @@ def _run(pk: int) -> Validation:
     )
 
 
+def order_of(run: Validation, datas: list[dict] | None = None) -> list[int]:
+    """Node indexes in display order (failing first), as the run stored it."""
+    order = run.summary.get("order")
+    if isinstance(order, list) and len(order) == len(run.nodes):
+        return order
+    datas = datas if datas is not None else [row.data for row in run.rails.all()]
+    return heatmap.node_order(run.nodes, datas)
+
+
 def live_context(run: Validation) -> dict:
-    rails = list(run.rails.all()) if not run.is_active else []
-    datas = [row.data for row in rails]
-    order = heatmap.node_order(run.nodes, datas) if datas else []
+    """The run, its findings, comparison and rails. Big runs' heatmaps are images fetched
+    apart, so their matrices are not read here."""
+    big = len(run.nodes) > heatmap.SVG_CELL_LIMIT
+    rails = []
+    if not run.is_active:
+        rows = run.rails.defer("data") if big else run.rails.all()
+        datas = [] if big else [row.data for row in rows]
+        order = order_of(run, None if big else datas)
+        for row in rows:
+            summary = row.summary or compare.rail_summary(row.data)
+            url = reverse("validation-heatmap", args=[run.pk, row.rail])
+            svg = (
+                heatmap.image_svg(row.rail, len(run.nodes), url)
+                if big
+                else heatmap.svg(row.data, run.nodes, order)
+            )
+            rails.append({"data": summary, "svg": svg, "failing": summary["failing"]})
+    else:
+        order = []
     previous = previous_run(run) if not run.is_active else None
     changes = compare.compare(run.findings, previous.findings if previous else None)
-    previous_cells = {}
     if previous is not None:
-        previous_cells = {row.rail: compare.failing_cells(row.data) for row in previous.rails.all()}
+        before = {row.rail: row.summary.get("failing") for row in previous.rails.defer("data")}
+        for rail in rails:
+            rail["previously"] = before.get(rail["data"]["rail"])
     return {
         "run": run,
-        "rails": [
-            {
-                "data": data,
-                "svg": heatmap.svg(
-                    data,
-                    run.nodes,
-                    order,
-                    image_url=reverse("validation-heatmap", args=[run.pk, data["rail"]]),
-                ),
-                "failing": compare.failing_cells(data),
-                "previously": previous_cells.get(data["rail"]),
-                "rdma_tested": len(data["rdma"]),
-            }
-            for data in datas
-        ],  # fmt: skip
+        "rails": rails,
         "findings": run.findings[:FINDINGS_SHOWN],
         "more_findings": max(len(run.findings) - FINDINGS_SHOWN, 0),
         "counts": run.summary.get("counts") or {},
         "previous": previous,
         "changes": changes,
         "failing_nodes": [run.nodes[i] for i in order[:10]] if order else [],
-        "raster": len(run.nodes) > heatmap.SVG_CELL_LIMIT,
+        "raster": big,
         "duration": (run.finished_at - run.started_at).total_seconds()
         if run.started_at and run.finished_at
         else None,
@@ -160,9 +172,10 @@ def validation_report(request, pk):
     """The run as one HTML file: styles inline, heatmaps inline (big ones as PNG data)."""
     run = _run(pk)
     context = live_context(run)
-    order = heatmap.node_order(run.nodes, [r["data"] for r in context["rails"]])
+    datas = {row.rail: row.data for row in run.rails.all()}
+    order = order_of(run, list(datas.values()))
     for rail in context["rails"]:
-        rail["svg"] = heatmap.svg(rail["data"], run.nodes, order)
+        rail["svg"] = heatmap.svg(datas[rail["data"]["rail"]], run.nodes, order)
     html = render_to_string("clusters/validation_report.html", context, request=request)
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="validation-{run.pk}.html"'
@@ -180,8 +193,7 @@ def _rail_data(run: Validation, rail: int) -> dict:
 def validation_heatmap(request, pk, rail):
     run = _run(pk)
     data = _rail_data(run, rail)
-    order = heatmap.node_order(run.nodes, [row.data for row in run.rails.all()])
-    response = HttpResponse(heatmap.png(data, order), content_type="image/png")
+    response = HttpResponse(heatmap.png(data, order_of(run)), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -197,11 +209,9 @@ def validation_cell(request, pk, rail):
     count = len(run.nodes)
     if not (0 <= row < count and 0 <= col < count):
         return JsonResponse({"row": [f"row and col are between 0 and {count - 1}."]}, status=400)
-    datas = {r.rail: r.data for r in run.rails.all()}
-    if rail not in datas:
-        raise Http404("No such rail in this run.")
-    order = heatmap.node_order(run.nodes, list(datas.values()))
-    facts = heatmap.cell(datas[rail], run.nodes, order[row], order[col])
+    data = _rail_data(run, rail)
+    order = order_of(run)
+    facts = heatmap.cell(data, run.nodes, order[row], order[col])
     return JsonResponse({**facts, "text": heatmap.tooltip(facts)})
 
 

@@ -16,6 +16,8 @@ from labsim.status import ApiError
 
 MANAGER = "kube-controller-manager"
 RECONCILE_DELAY_SECONDS = 0.005
+# Its pods' changes only move a DaemonSet's status: batch them (hundreds of pods start at once).
+STATUS_DELAY_SECONDS = 0.1
 # Added to every DaemonSet pod, as the controller does (util.AddOrUpdateDaemonPodTolerations).
 _DAEMON_TOLERATIONS = [
     ("node.kubernetes.io/not-ready", "NoExecute"),
@@ -75,6 +77,8 @@ class DaemonSetController:
         self._keys: dict[str, tuple[str, str]] = {}  # DaemonSet uid -> (namespace, name)
         self._dirty: set[tuple[str, str]] = set()
         self._pending = False
+        self._nodes_version = 0
+        self._wanted: dict[str, tuple[tuple, set[str]]] = {}  # uid -> (key, node names)
         self.store.subscribe(self._on_change)
 
     # Events ------------------------------------------------------------------------------
@@ -99,16 +103,17 @@ class DaemonSetController:
             else:
                 self._owned.setdefault(owner, set()).add(pod_key)
             if owner in self._keys:
-                self._mark(self._keys[owner])
+                self._mark(self._keys[owner], STATUS_DELAY_SECONDS)
         elif resource is self.nodes:
+            self._nodes_version += 1
             for key in self._keys.values():
                 self._mark(key)
 
-    def _mark(self, key: tuple[str, str]) -> None:
+    def _mark(self, key: tuple[str, str], delay: float = RECONCILE_DELAY_SECONDS) -> None:
         self._dirty.add(key)
         if not self._pending:
             self._pending = True
-            self.lab.work.call_later(RECONCILE_DELAY_SECONDS, self._reconcile_dirty)
+            self.lab.work.call_later(delay, self._reconcile_dirty)
 
     def _reconcile_dirty(self) -> None:
         self._pending = False
@@ -136,11 +141,17 @@ class DaemonSetController:
         uid = daemonset["metadata"]["uid"]
         generation = str(daemonset["metadata"].get("generation", 1))
         template = (daemonset.get("spec") or {}).get("template") or {}
-        wanted = {
-            node.obj["metadata"]["name"]
-            for node in self.store.items(self.nodes)
-            if node_admits(template.get("spec") or {}, node.obj)
-        }
+        key = (generation, self._nodes_version)
+        cached = self._wanted.get(uid)
+        if cached is not None and cached[0] == key:
+            wanted = cached[1]
+        else:
+            wanted = {
+                node.obj["metadata"]["name"]
+                for node in self.store.items(self.nodes)
+                if node_admits(template.get("spec") or {}, node.obj)
+            }
+            self._wanted[uid] = (key, wanted)
         by_node: dict[str, list[dict]] = {}
         for pod in self._owned_pods(uid):
             node = _pinned_node(pod)
@@ -260,6 +271,7 @@ class DaemonSetController:
     def _collect_garbage(self, uid: str) -> None:
         """The garbage collector: a deleted DaemonSet's pods go too."""
         self._keys.pop(uid, None)
+        self._wanted.pop(uid, None)
         for pod in self._owned_pods(uid):
             if not pod["metadata"].get("deletionTimestamp"):
                 self._delete_pod(pod)

@@ -22,7 +22,7 @@ from agent.podresources_v1 import api_pb2, api_pb2_grpc
 from labsim.execsim import ExecResult, PodView, environment
 from labsim.spec import GPU_RESOURCE
 
-MAX_SERVERS = 32
+MAX_SERVERS = 1024  # one per node of a big lab; each is a socket and a polling thread
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
 
 
@@ -208,8 +208,12 @@ class NodeAgents:
         return server
 
     def _workdir(self) -> str:
+        """Sockets and sysfs trees live in memory (/dev/shm) where there is one: a tree is
+        written for every agent run, and a busy disk makes each file cost milliseconds."""
         if self._root is None:
-            self._root = tempfile.mkdtemp(prefix="labsim-node-")
+            memory = "/dev/shm"
+            base = memory if os.path.isdir(memory) and os.access(memory, os.W_OK) else None
+            self._root = tempfile.mkdtemp(prefix="labsim-node-", dir=base)
         return self._root
 
     # Running it ----------------------------------------------------------------------------

@@ -32,3 +32,13 @@ def failing_cells(data: dict) -> int:
         if test.get("gbps") is None:
             failed.add(tuple(sorted((test["client"], test["server"]))))
     return len(failed)
+
+
+def rail_summary(data: dict) -> dict:
+    """A rail's figures without its matrices, for pages of big runs."""
+    keys = ("rail", "nad", "interface", "subnet", "tests", "line_rate_gbps")
+    return {
+        **{key: data.get(key) for key in keys},
+        "failing": failing_cells(data),
+        "rdma_tests": len(data.get("rdma") or []),
+    }

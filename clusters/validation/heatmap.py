@@ -177,9 +177,12 @@ def _rect_svg(data: dict, nodes: list[str], order: list[int], size: int) -> str:
 
 
 def _image_svg(data: dict, nodes: list[str], order: list[int], href: str) -> str:
-    count = len(order)
+    return image_svg(data["rail"], len(order), href)
+
+
+def image_svg(rail: int, count: int, href: str) -> str:
+    """A big rail's heatmap: one image of its cells (see png), drawn 512 px wide."""
     size = 512
-    rail = data["rail"]
     return (
         f'<svg class="heatmap heatmap-raster" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" data-rail="{rail}" '

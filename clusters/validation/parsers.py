@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MAX_SECTION_ERROR = 300
 
@@ -31,8 +32,9 @@ _TRUST = re.compile(r"^Priority trust state:\s*(\w+)", re.M)
 _PFC = re.compile(r"^\s*enabled\s+((?:[01]\s+){7}[01])", re.M)
 
 
-@dataclass(frozen=True)
-class PingResult:
+class PingResult(NamedTuple):
+    """One ping's summary (a tuple: a sweep of 512 nodes has a million of them)."""
+
     transmitted: int
     received: int
     errors: int

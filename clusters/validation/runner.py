@@ -31,9 +31,19 @@ from clusters.models import (
     ValidationState,
 )
 from clusters.rollout import target_for
-from clusters.validation import commands, findings, parsers, probe, results, schedule
+from clusters.validation import (
+    commands,
+    compare,
+    findings,
+    heatmap,
+    parsers,
+    probe,
+    results,
+    schedule,
+)
 from clusters.validation.commands import ProbeOptions, RailEndpoint, Sweep
 from clusters.validation.findings import ERROR, WARNING, RailFacts, finding
+from planner.manifests import DEFAULT_GPU_RESOURCE as GPU_RESOURCE
 from planner.manifests import NAD_API_VERSION, NAD_KIND
 from planner.models import Plan
 from planner.planspec import PlanSpec
@@ -237,7 +247,8 @@ class Run:
         self.nodes = sorted(pods)
         self.pods = pods
         self.endpoints = self._endpoints()
-        self.facts = self._agents() if self.nodes else {}
+        self.facts: dict[tuple[int, int], RailFacts] = {}
+        self.unavailable: list[tuple[str, str]] = []
         count = len(self.nodes)
         self.rounds = schedule.rdma_rounds(count, validation.mode, settings.VALIDATION_RDMA_PEERS)
         self.icmp: dict[int, dict] = defaultdict(dict)
@@ -245,7 +256,12 @@ class Run:
         self.cross: dict[int, list[dict]] = defaultdict(list)
         self.rdma: dict[int, list[results.RdmaTest]] = defaultdict(list)
         if count:
-            self._sweep()
+            if validation.mode == "strict":  # the MTU sweep's size comes from the agents
+                self._run_jobs("agent", self._agent_jobs())
+                self._run_jobs("icmp", self._sweep_jobs())
+            else:  # agents and pings use different containers: one batch of execs
+                self._run_jobs("icmp", self._agent_jobs() + self._sweep_jobs())
+            self._agents_done()
             for position, offset in enumerate(self.rounds):
                 self._rdma_round(offset, servers_started=position == 0)
         self.qos = self._qos() if count else {}
@@ -286,7 +302,7 @@ class Run:
             if len(ready) == len(wanted) or time.monotonic() > deadline:
                 break
             time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            delay = min(delay * 1.5, 1.0)
         waiting = [node for node in wanted if node not in ready]
         if waiting:
             self._not_ready(waiting, by_node, cluster_nodes)
@@ -376,7 +392,7 @@ class Run:
         return endpoints
 
     def _exec(self, phase: str, jobs: list[tuple[int, ExecJob]]):
-        """Run (node index, job) pairs; yields (node index, output or None, error)."""
+        """Run (node index, job) pairs; yields (position in jobs, output or None, error)."""
         self.progress(phase, 0, len(jobs), force=True)
         finished = self.kube.exec_many([job for _, job in jobs], self.parallel)
         for done, (position, output, error) in enumerate(finished, start=1):
@@ -391,75 +407,82 @@ class Run:
                     "API server's reachability and the probe pod.",
                     node=self.nodes[index],
                 ))  # fmt: skip
-            yield index, output, error
+            yield position, output, error
+
+    def _run_jobs(self, phase: str, jobs: list[tuple[int, ExecJob, object]]) -> None:
+        """Run (node index, job, handler) triples; a handler gets (node index, output) for
+        each exec that ran."""
+        for position, output, error in self._exec(phase, [(i, job) for i, job, _ in jobs]):
+            index, _, handler = jobs[position]
+            if error is None:
+                handler(index, output)
 
     def _job(self, index: int, command: list[str], container: str, timeout: float) -> ExecJob:
         pod = self.pods[self.nodes[index]]
         return ExecJob(self.plan.namespace, pod["metadata"]["name"], command, container, timeout)
 
-    def _agents(self) -> dict[tuple[int, int], RailFacts]:
-        facts: dict[tuple[int, int], RailFacts] = {}
-        jobs = [
-            (i, self._job(i, commands.AGENT_COMMAND, probe.AGENT_CONTAINER, 30))
+    # The node agents -----------------------------------------------------------------------
+
+    def _agent_jobs(self) -> list[tuple[int, ExecJob, object]]:
+        return [
+            (i, self._job(i, commands.AGENT_COMMAND, probe.AGENT_CONTAINER, 30), self._agent_read)
             for i in range(len(self.nodes))
         ]
-        unavailable = []
-        gpu_resource = "nvidia.com/gpu"
-        for index, output, error in self._exec("agent", jobs):
-            if error is not None:
-                continue
-            report = parsers.agent(output[0], output[2])
-            if report.error and not report.netdevs:
-                unavailable.append((self.nodes[index], report.error))
-                continue
-            if report.error:
-                unavailable.append((self.nodes[index], report.error))
-            pod = self.pods[self.nodes[index]]["metadata"]
-            devices = parsers.pod_devices(report, pod["namespace"], pod["name"])
-            gpus = devices.get(gpu_resource, [])
-            for rail, endpoint in self.endpoints[index].items():
-                netdev = report.netdevs.get(endpoint.interface) or {}
-                gpu_numa = None
-                if endpoint.gpu is not None and endpoint.gpu < len(gpus) and gpus[endpoint.gpu][1]:
-                    gpu_numa = gpus[endpoint.gpu][1][0]
-                speed = netdev.get("speed_mbps")
-                facts[(index, rail)] = RailFacts(
-                    interface=endpoint.interface,
-                    operstate=netdev.get("operstate"),
-                    speed_gbps=speed / 1000 if isinstance(speed, int) else None,
-                    mtu=netdev.get("mtu") if isinstance(netdev.get("mtu"), int) else None,
-                    vf_pci=netdev.get("pci"),
-                    pf_pci=netdev.get("pf_pci"),
-                    vf_numa=netdev.get("numa_node")
-                    if isinstance(netdev.get("numa_node"), int)
-                    else None,
-                    gpu_numa=gpu_numa,
-                    gpu=endpoint.gpu if gpus else None,
-                )
-        if unavailable:
-            names = ", ".join(f"{node} ({reason})" for node, reason in unavailable[:5])
-            self.extra.append(finding(
-                "AGENT_UNAVAILABLE", WARNING,
-                f"The node agent gave no full report on {len(unavailable)} node(s): {names}; "
-                "link state, speed and NUMA causes cannot be named there.",
-                "Set VALIDATION_AGENT_IMAGE to an image built from this repository, and allow "
-                "the probe's hostPath mount of /var/lib/kubelet/pod-resources.",
-            ))  # fmt: skip
-        return facts
+
+    def _agent_read(self, index: int, output) -> None:
+        report = parsers.agent(output[0], output[2])
+        if report.error:
+            self.unavailable.append((self.nodes[index], report.error))
+        if not report.netdevs:
+            return
+        pod = self.pods[self.nodes[index]]["metadata"]
+        devices = parsers.pod_devices(report, pod["namespace"], pod["name"])
+        gpus = devices.get(GPU_RESOURCE, [])
+        for rail, endpoint in self.endpoints[index].items():
+            netdev = report.netdevs.get(endpoint.interface) or {}
+            gpu_numa = None
+            if endpoint.gpu is not None and endpoint.gpu < len(gpus) and gpus[endpoint.gpu][1]:
+                gpu_numa = gpus[endpoint.gpu][1][0]
+            speed, mtu, numa = netdev.get("speed_mbps"), netdev.get("mtu"), netdev.get("numa_node")
+            self.facts[(index, rail)] = RailFacts(
+                interface=endpoint.interface,
+                operstate=netdev.get("operstate"),
+                speed_gbps=speed / 1000 if isinstance(speed, int) else None,
+                mtu=mtu if isinstance(mtu, int) else None,
+                vf_pci=netdev.get("pci"),
+                pf_pci=netdev.get("pf_pci"),
+                vf_numa=numa if isinstance(numa, int) else None,
+                gpu_numa=gpu_numa,
+                gpu=endpoint.gpu if gpus else None,
+            )
+
+    def _agents_done(self) -> None:
+        if not self.unavailable:
+            return
+        names = ", ".join(f"{node} ({reason})" for node, reason in self.unavailable[:5])
+        self.extra.append(finding(
+            "AGENT_UNAVAILABLE", WARNING,
+            f"The node agent gave no full report on {len(self.unavailable)} node(s): {names}; "
+            "link state, speed and NUMA causes cannot be named there.",
+            "Set VALIDATION_AGENT_IMAGE to an image built from this repository, and allow "
+            "the probe's hostPath mount of /var/lib/kubelet/pod-resources.",
+        ))  # fmt: skip
+
+    # The ICMP sweep ------------------------------------------------------------------------
 
     def _rail_mtu(self, rail: int) -> int:
         mtus = [f.mtu for (i, r), f in self.facts.items() if r == rail and f.mtu]
         return findings.most_common(mtus) or self.plan.mtu or 9000
 
-    def _sweep(self) -> None:
+    def _sweep_jobs(self) -> list[tuple[int, ExecJob, object]]:
         count = len(self.nodes)
         strict = self.validation.mode == "strict"
-        jobs = []
         server_timeout = self._server_timeout()
-        sweeps: dict[int, Sweep] = {}
+        jobs = []
         for index in range(count):
             sweep = Sweep()
             own = self.endpoints[index]
+            successor = (index + 1) % count
             for rail in own:
                 targets = [
                     self.endpoints[j][rail].ip
@@ -470,52 +493,55 @@ class Run:
                     sweep.icmp[rail] = targets
                     if strict:
                         sweep.mtu[rail] = (self._rail_mtu(rail) - 28, targets)
-                other = schedule.cross_rail_target(len(self.rails), rail)
-                successor = (index + 1) % count
+                other = schedule.cross_rail_target(len(self.rails), self._position(rail))
                 if strict and other is not None and count > 1:
                     other_rail = self.rails[other].index
                     if other_rail in self.endpoints[successor]:
                         sweep.cross[rail] = [self.endpoints[successor][other_rail].ip]
-            sweeps[index] = sweep
             servers = list(own.values()) if self.rounds else None
             command = commands.sweep_command(own, sweep, self.options, servers, server_timeout)
             timeout = commands.sweep_seconds(sweep, self.options)
-            jobs.append((index, self._job(index, command, probe.PROBE_CONTAINER, timeout)))
-        addresses = {
-            rail: {
-                endpoints[rail].ip: j
+            job = self._job(index, command, probe.PROBE_CONTAINER, timeout)
+            jobs.append((index, job, self._sweep_read))
+        self._addresses = {
+            rail.index: {
+                endpoints[rail.index].ip: j
                 for j, endpoints in self.endpoints.items()
-                if rail in endpoints
+                if rail.index in endpoints
             }
-            for rail in {r for endpoints in self.endpoints.values() for r in endpoints}
+            for rail in self.rails
         }
-        for index, output, error in self._exec("icmp", jobs):
-            if error is not None:
+        return jobs
+
+    def _position(self, rail: int) -> int:
+        return next(p for p, spec in enumerate(self.rails) if spec.index == rail)
+
+    def _sweep_read(self, index: int, output) -> None:
+        self._tool_missing(index, output, "ping")
+        for section in parsers.sections(output[0]):
+            if not section.args or not section.args[0].isdigit():
                 continue
-            self._tool_missing(index, output, "ping")
-            for section in parsers.sections(output[0]):
-                if not section.args or not section.args[0].isdigit():
-                    continue
-                rail = int(section.args[0])
-                summaries = parsers.ping_summaries(section.text)
-                index_of = addresses.get(rail, {})
-                if section.kind == "icmp":
-                    for ip, result in summaries.items():
-                        if ip in index_of:
-                            self.icmp[rail][(index, index_of[ip])] = result
-                elif section.kind == "mtu" and len(section.args) >= 3:
-                    size, found = self.mtu.setdefault(rail, (int(section.args[2]), {}))
-                    for ip, result in summaries.items():
-                        if ip in index_of:
-                            found[(index, index_of[ip])] = result
-                elif section.kind == "cross":
-                    for ip, result in summaries.items():
-                        other = schedule.cross_rail_target(len(self.rails), rail)
-                        self.cross[rail].append({
-                            "node": self.nodes[index], "target": ip,
-                            "target_rail": self.rails[other].index if other is not None else None,
-                            "reached": result.received > 0,
-                        })  # fmt: skip
+            rail = int(section.args[0])
+            summaries = parsers.ping_summaries(section.text)
+            index_of = self._addresses.get(rail, {})
+            if section.kind == "icmp":
+                found = self.icmp[rail]
+                for ip, result in summaries.items():
+                    if ip in index_of:
+                        found[(index, index_of[ip])] = result
+            elif section.kind == "mtu" and len(section.args) >= 3:
+                _, found = self.mtu.setdefault(rail, (int(section.args[2]), {}))
+                for ip, result in summaries.items():
+                    if ip in index_of:
+                        found[(index, index_of[ip])] = result
+            elif section.kind == "cross":
+                other = schedule.cross_rail_target(len(self.rails), self._position(rail))
+                for ip, result in summaries.items():
+                    self.cross[rail].append({
+                        "node": self.nodes[index], "target": ip,
+                        "target_rail": self.rails[other].index if other is not None else None,
+                        "reached": result.received > 0,
+                    })  # fmt: skip
 
     def _server_timeout(self) -> int:
         """How long background RDMA servers listen: long enough for every node's clients,
@@ -561,7 +587,7 @@ class Run:
                 if self.endpoints[i]
             ]
             for _ in self._exec("rdma", jobs):
-                pass
+                pass  # the servers run in the background
         jobs = []
         for client, server in schedule.rdma_pairs(count, offset):
             pairs = [
@@ -576,9 +602,10 @@ class Run:
                 timeout = commands.clients_seconds(len(pairs), self.options)
                 jobs.append((client, self._job(client, command, probe.PROBE_CONTAINER, timeout)))
         peers = dict(schedule.rdma_pairs(count, offset))
-        for index, output, error in self._exec("rdma", jobs):
+        for position, output, error in self._exec("rdma", jobs):
             if error is not None:
                 continue
+            index = jobs[position][0]
             rping: dict[int, tuple[bool, str]] = {}
             for section in parsers.sections(output[0]):
                 if not section.args or not section.args[0].isdigit():
@@ -618,9 +645,10 @@ class Run:
                 )
             )
         states = {}
-        for index, output, error in self._exec("qos", jobs):
+        for position, output, error in self._exec("qos", jobs):
             if error is not None:
                 continue
+            index = jobs[position][0]
             for section in parsers.sections(output[0]):
                 if section.kind == "qos" and section.args and section.args[0].isdigit():
                     states[(index, int(section.args[0]))] = parsers.mlnx_qos(
@@ -669,14 +697,18 @@ class Run:
             self.nodes[i]: {str(rail): vars(f) for (j, rail), f in self.facts.items() if j == i}
             for i in range(count)
         }
+        summary["order"] = heatmap.node_order(self.nodes, rails)
         with transaction.atomic():
             validation.rails.all().delete()
             ValidationRail.objects.bulk_create(
                 [
-                    ValidationRail(validation=validation, rail=data["rail"], data=data)
+                    ValidationRail(
+                        validation=validation, rail=data["rail"], data=data,
+                        summary=compare.rail_summary(data),
+                    )
                     for data in rails
                 ]
-            )
+            )  # fmt: skip
             validation.nodes = self.nodes
             validation.findings = found
             validation.summary = summary

@@ -4,7 +4,7 @@ name their field, history filters, and query budgets."""
 import pytest
 
 from clusters.models import Validation, ValidationRail, ValidationSchedule
-from clusters.validation import runner, services
+from clusters.validation import compare, runner, services
 from tests.clusters.test_validation_logic import _rail
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,9 @@ def _finished_run(cluster, plan, **extra) -> Validation:
         **extra,
     )  # fmt: skip
     for rail in (0, 1):
+        data = _rail(rail, down=2 if rail else None)
         ValidationRail.objects.create(
-            validation=run, rail=rail, data=_rail(rail, down=2 if rail else None)
+            validation=run, rail=rail, data=data, summary=compare.rail_summary(data)
         )
     return run
 
