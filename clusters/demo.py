@@ -6,13 +6,17 @@ from __future__ import annotations
 import copy
 import time
 
+from django.conf import settings
+
 from clusters import rollout, snapshots
 from clusters.kube import Kube, KubeError
 from clusters.models import Cluster
+from clusters.validation.probe import node_agent_daemonset
 from planner import manifests
 from planner.models import Plan
 
 NAMESPACE_RAILS = [0, 1, 2, 3]  # the walkthrough's pod: 4 rails + 8 GPUs
+AGENT_NAMESPACE = "railstudio"
 
 
 def _pod(plan: Plan, name: str, **limits) -> dict:
@@ -58,6 +62,9 @@ def populate(cluster: Cluster, plan: Plan, user=None) -> list[str]:
     rollout.execute(record.pk)
     created = []
     with Kube(rollout.target_for(cluster)) as kube:
+        # The node agent on every node: inspection's NUMA check reads devices through it.
+        kube.ensure_namespace(AGENT_NAMESPACE)
+        kube.apply(node_agent_daemonset(AGENT_NAMESPACE, settings.VALIDATION_AGENT_IMAGE))
         existing = {pod["metadata"]["name"] for pod in kube.pods(plan.namespace)}
         pods = [(_pod(plan, "training-worker-0"), None), *broken_pods(plan)]
         for pod, faults in pods:

@@ -355,16 +355,6 @@ class Kube:
                 return False
             raise
 
-    def lab_pod_devices(self, namespace: str, name: str) -> dict | None:
-        """A lab cluster's view of the devices (GPUs, VFs, NUMA nodes) a pod got: labsim's
-        stand-in for the kubelet PodResources API, which real clusters expose only on each node."""
-        try:
-            return self._rest("GET", f"/labsim/admin/pods/{namespace}/{name}")
-        except KubeError as error:
-            if error.status == 404:
-                return None
-            raise
-
     def ensure_namespace(self, name: str, *, dry_run: bool = False) -> dict:
         return self.apply(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=dry_run

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clusters import inspect
+from clusters import agent_devices, inspect
 from clusters.kube import Kube, KubeError, concurrently
 from clusters.models import Cluster, PodStatus
 from clusters.rollout import target_for
@@ -22,7 +22,6 @@ from railstudio.gcpause import collector_paused
 
 IPPOOL = ("whereabouts.cni.cncf.io/v1alpha1", "IPPool")
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
-LAB_DEVICE_LOOKUPS = 256  # per refresh; one request each
 EVENT_HISTORY_LOOKUPS = 32  # pods with problems whose every event is fetched, per refresh
 WARNINGS = "type=Warning"
 
@@ -36,21 +35,7 @@ def _optional_list(kube: Kube, api_version: str, kind: str) -> list[dict]:
         raise
 
 
-def lab_devices(kube: Kube, pods: list[dict]) -> dict[str, dict]:
-    """Which GPUs and VFs (and their NUMA nodes) each multi-network pod got, from a lab
-    cluster's device view. Real clusters expose this only per node (kubelet PodResources), so
-    there NUMA is judged from device-info PCI addresses and the NIC inventory alone."""
-    devices = {}
-    wanted = [p for p in pods if NETWORKS_ANNOTATION in (p["metadata"].get("annotations") or {})]
-    for pod in wanted[:LAB_DEVICE_LOOKUPS]:
-        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        found = kube.lab_pod_devices(namespace, name)
-        if found:
-            devices[f"{namespace}/{name}"] = found
-    return devices
-
-
-def collect(kube: Kube, *, lab: bool = False) -> dict:
+def collect(kube: Kube, *, remembered_devices: OrderedDict | None = None) -> dict:
     """Everything a snapshot needs, with the lists fetched in parallel. Only Warning events are
     listed cluster-wide: every rule of the diagnosis reads warnings, and a big cluster has
     dozens of routine events per pod (tens of megabytes at thousands of pods)."""
@@ -66,11 +51,12 @@ def collect(kube: Kube, *, lab: bool = False) -> dict:
         if error is not None:
             raise error
         data[names[index]] = result
-    data["devices"] = lab_devices(kube, data["pods"]) if lab else {}
+    data["devices"] = agent_devices.collect(kube, data["pods"], remembered_devices)
     return data
 
 
 _readers: OrderedDict[int, inspect.PodReader] = OrderedDict()
+_devices: dict[int, OrderedDict] = {}  # per cluster: pod uid -> what a node agent said
 
 
 def reader_for(cluster: Cluster) -> inspect.PodReader:
@@ -80,12 +66,14 @@ def reader_for(cluster: Cluster) -> inspect.PodReader:
     reader = _readers.pop(cluster.pk, None) or inspect.PodReader()
     _readers[cluster.pk] = reader
     while len(_readers) > settings.INSPECT_REMEMBERED_CLUSTERS:
-        _readers.popitem(last=False)
+        forgotten, _ = _readers.popitem(last=False)
+        _devices.pop(forgotten, None)
     return reader
 
 
 def forget_pods() -> None:
     _readers.clear()
+    _devices.clear()
 
 
 def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
@@ -194,7 +182,9 @@ def refresh(cluster: Cluster) -> bool:
     with collector_paused():
         try:
             with Kube(target_for(cluster)) as kube:
-                data = collect(kube, lab=cluster.is_lab)
+                data = collect(
+                    kube, remembered_devices=_devices.setdefault(cluster.pk, OrderedDict())
+                )
                 reports = reports_for(cluster, data)
                 del data
                 add_event_history(kube, reports)

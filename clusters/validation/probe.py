@@ -133,3 +133,65 @@ def daemonset(
             },
         },
     }
+
+
+NODE_AGENT_NAME = "railstudio-node-agent"
+
+
+def node_agent_daemonset(namespace: str, image: str) -> dict:
+    """The node agent alone on every node (no VFs, no GPUs), for inspection's NUMA check: it
+    reads the kubelet's PodResources, so it needs the hostPath mount (a namespace whose Pod
+    Security level allows hostPath, e.g. privileged)."""
+    labels = {
+        manifests.MANAGED_BY_LABEL: manifests.MANAGED_BY,
+        COMPONENT_LABEL: "node-agent",
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": NODE_AGENT_NAME, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {COMPONENT_LABEL: "node-agent"}},
+            "template": {
+                "metadata": {"labels": {**labels, AGENT_LABEL: "true"}},
+                "spec": {
+                    "tolerations": [{"operator": "Exists"}],
+                    "terminationGracePeriodSeconds": 2,
+                    "containers": [
+                        {
+                            "name": AGENT_CONTAINER,
+                            "image": image,
+                            "command": ["python", "-m", "agent", "--idle"],
+                            "env": [
+                                {
+                                    "name": "NODE_NAME",
+                                    "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+                                }
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"cpu": "200m", "memory": "128Mi"},
+                            },
+                            "securityContext": {
+                                "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False,
+                            },
+                            "volumeMounts": [
+                                {
+                                    "name": "pod-resources",
+                                    "mountPath": POD_RESOURCES_DIR,
+                                    "readOnly": True,
+                                }
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "pod-resources",
+                            "hostPath": {"path": POD_RESOURCES_DIR, "type": "Directory"},
+                        }
+                    ],
+                },
+            },
+        },
+    }
