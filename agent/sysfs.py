@@ -34,10 +34,16 @@ def _int(text: str | None) -> int | None:
 
 
 def _pci_of(path: str) -> str | None:
-    """The PCI address a device symlink resolves to (its last path element)."""
-    if not os.path.islink(path) and not os.path.isdir(path):
-        return None
-    name = os.path.basename(os.path.realpath(path))
+    """The PCI address a device symlink points at: its target's last path element (sysfs
+    links are relative, e.g. ../../../0000:18:00.2)."""
+    try:
+        name = os.path.basename(os.readlink(path).rstrip("/"))
+    except OSError:
+        name = ""
+    if not _PCI_ADDRESS.match(name):  # a link written some other way: resolve it
+        if not os.path.isdir(path):
+            return None
+        name = os.path.basename(os.path.realpath(path))
     return name if _PCI_ADDRESS.match(name) else None
 
 
@@ -90,7 +96,7 @@ def read_netdev(root: str, name: str) -> dict:
     if os.path.islink(physfn):
         netdev["kind"] = "vf"
         netdev["pf_pci"] = _pci_of(physfn)
-        netdev["vf_index"] = _vf_index(os.path.realpath(physfn), pci)
+        netdev["vf_index"] = _vf_index(physfn, pci)
     else:
         total = _int(_read(os.path.join(device, "sriov_totalvfs")))
         if total is not None:

@@ -56,7 +56,10 @@ def _write(path: str, value) -> None:
 
 
 def _link(target: str, link: str) -> None:
-    os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
+    """A relative link through the target's parent, ending in its name, as the kernel writes
+    sysfs links (../../../0000:18:00.2)."""
+    parent = os.path.relpath(os.path.dirname(target), os.path.dirname(link))
+    os.symlink(os.path.join(parent, os.path.basename(target)), link)
 
 
 def write_sysfs(root: str, netdevs: list[dict]) -> None:
@@ -159,9 +162,8 @@ class NodeAgents:
         container got (GPUs by UUID, VFs by PCI address) and their NUMA nodes."""
         pods_type = self.lab.registry.by_key("", "pods")
         response = api_pb2.ListPodResourcesResponse()
-        for key, runtime in sorted(self.lab.kubelet.runtimes.items()):
-            if runtime.node != node:
-                continue
+        on_node = [(k, r) for k, r in self.lab.kubelet.runtimes.items() if r.node == node]
+        for key, runtime in sorted(on_node, key=lambda item: item[0]):
             namespace, _, name = key.partition("/")
             entry = self.lab.store.get(pods_type, namespace, name)
             if entry is None:

@@ -12,13 +12,10 @@ from typing import NamedTuple
 MAX_SECTION_ERROR = 300
 
 _MARKER = re.compile(r"^@(\w+)((?: \S+)*)\s*$", re.M)
+# One ping's summary (iputils or busybox): target, sent, received, errors, then min/avg/max.
 _PING = re.compile(
-    r"--- (?P<ip>\S+) ping statistics ---\n"
-    r"(?P<tx>\d+) packets transmitted, (?P<rx>\d+) (?:packets )?received"
-    r"(?:, \+(?P<errors>\d+) errors)?(?:, \+\d+ duplicates)?(?:, (?P<loss>[\d.]+)% packet loss)?"
-    r"[^\n]*\n"
-    r"(?:(?:rtt|round-trip) min/avg/max(?:/mdev)? = (?P<min>[\d.]+)/(?P<avg>[\d.]+)/(?P<max>[\d.]+)"
-    r"(?:/(?P<mdev>[\d.]+))? ms)?"
+    r"--- (\S+) ping statistics ---\n(\d+) packets transmitted, (\d+)(?: packets)? received"
+    r"(?:, \+(\d+) errors)?.*\n(?:r\S+ min/avg/max\S* = ([\d.]+)/([\d.]+)/([\d.]+))?"
 )
 _BW_RESULT = re.compile(
     r"^\s*#bytes\s+#iterations\s+BW peak\[(?P<unit>Gb/sec|MB/sec)\]\s+BW average\[(?:Gb/sec|MB/sec)\]"
@@ -71,21 +68,19 @@ def sections(stdout: str) -> list[Section]:
 
 
 def ping_summaries(text: str) -> dict[str, PingResult]:
-    """{target: result} for every ping summary in the text (iputils or busybox format)."""
+    """{target: result} for every ping summary in the text (iputils or busybox format); the
+    loss is worked out from the counts, as ping does."""
     results = {}
-    for match in _PING.finditer(text):
-        transmitted, received = int(match["tx"]), int(match["rx"])
-        loss = float(match["loss"]) if match["loss"] is not None else (
-            100.0 * (transmitted - received) / transmitted if transmitted else 100.0
-        )  # fmt: skip
-        results[match["ip"]] = PingResult(
-            transmitted=transmitted,
-            received=received,
-            errors=int(match["errors"] or 0),
-            loss=loss,
-            rtt_avg=float(match["avg"]) if match["avg"] else None,
-            rtt_min=float(match["min"]) if match["min"] else None,
-            rtt_max=float(match["max"]) if match["max"] else None,
+    for ip, sent, got, errors, low, average, high in _PING.findall(text):
+        transmitted, received = int(sent), int(got)
+        results[ip] = PingResult(
+            transmitted,
+            received,
+            int(errors) if errors else 0,
+            100.0 * (transmitted - received) / transmitted if transmitted else 100.0,
+            float(average) if average else None,
+            float(low) if low else None,
+            float(high) if high else None,
         )
     return results
 
