@@ -118,8 +118,16 @@ def _tokenize_plain(script: str) -> list[tuple[str, object]]:
         elif "$" in text:
             append(("word", Word([(text, True)], False)))
         else:
-            append(("word", Word([(text, True)], text)))
+            append(("word", text))  # a plain string: nothing in it expands
     return tokens
+
+
+def _literal(word) -> str | None:
+    return word if type(word) is str else word.literal
+
+
+def _expand(word, variables: dict[str, str]) -> str:
+    return word if type(word) is str else word.expand(variables)
 
 
 def tokenize(script: str) -> list[tuple[str, object]]:
@@ -178,8 +186,8 @@ class _Parser:
 
     def keyword(self) -> str | None:
         kind, value = self.peek()
-        if kind == "word" and value.literal in _KEYWORDS:
-            return value.literal
+        if kind == "word" and _literal(value) in _KEYWORDS:
+            return _literal(value)
         return None
 
     def parse_list(self, until: str | None = None) -> list:
@@ -219,7 +227,7 @@ class _Parser:
     def parse_for(self) -> ForLoop:
         self.take()
         kind, name = self.take()
-        if kind != "word" or not re.fullmatch(r"[A-Za-z_]\w*", name.literal or ""):
+        if kind != "word" or not re.fullmatch(r"[A-Za-z_]\w*", _literal(name) or ""):
             raise ShellSyntaxError("Bad for loop variable")
         items: list[Word] = []
         if self.keyword() == "in":
@@ -239,7 +247,7 @@ class _Parser:
         if self.keyword() != "do":
             raise ShellSyntaxError('"do" unexpected (expecting "done")')
         self.take()
-        return ForLoop(name.literal, items, self.parse_list(until="done"))
+        return ForLoop(_literal(name), items, self.parse_list(until="done"))
 
     def parse_command(self) -> Command:
         command = Command([])
@@ -337,7 +345,7 @@ class Shell:
     async def run_node(self, node, variables, output: Output) -> int:
         if isinstance(node, ForLoop):
             code = 0
-            items = [word.expand(variables) for word in node.items]
+            items = [_expand(word, variables) for word in node.items]
             if self._run_batch(node, items, variables, output):
                 return 0
             for item in items:
@@ -356,13 +364,14 @@ class Shell:
         command = chain[0][0]
         if command.redirects or len(command.words) < 2:
             return False
-        if command.words[-1].parts not in (
+        last = command.words[-1]
+        if type(last) is str or last.parts not in (
             [(f"${loop.variable}", True)],
             [(f"${{{loop.variable}}}", True)],
         ):
             return False
-        prefix = [word.expand(variables) for word in command.words[:-1]]
-        if any(word.static is False for word in command.words[:-1]):
+        prefix = [_expand(word, variables) for word in command.words[:-1]]
+        if any(type(word) is not str and word.static is False for word in command.words[:-1]):
             return False
         result = self.batch(prefix, items)
         if result is None:
@@ -376,7 +385,7 @@ class Shell:
             self.jobs.append(Job(task, True))
             return
         node = chain[0][0]
-        words = [word.expand(variables) for word in node.words]
+        words = [_expand(word, variables) for word in node.words]
         stdout_to, stderr_to = self._targets(node.redirects, variables)
         attached = stdout_to != "null" or stderr_to != "null"
         result = self._start(words, node.redirects, variables)
@@ -398,7 +407,7 @@ class Shell:
         """Where stdout and stderr go: the exec's "out" or "err" channel, or "null"."""
         stdout, stderr = "out", "err"
         for redirect in redirects:
-            target = redirect.target.expand(variables)
+            target = _expand(redirect.target, variables)
             if redirect.op == ">&":
                 destination = {"1": stdout, "2": stderr}.get(target, "null")
             elif redirect.op in (">", ">>"):
@@ -420,7 +429,7 @@ class Shell:
 
     def _start(self, words: list[str], redirects, variables):
         for redirect in redirects:
-            target = redirect.target.expand(variables)
+            target = _expand(redirect.target, variables)
             if redirect.op in (">", ">>") and target != "/dev/null":
                 return ExecResult(
                     stderr=f"{self.name}: 1: cannot create {target}: Read-only file system\n",
@@ -430,7 +439,7 @@ class Shell:
 
     async def run_command(self, node: Command, variables, output: Output) -> int:
         variables["?"] = str(self.status)
-        words = [word.expand(variables) for word in node.words]
+        words = [_expand(word, variables) for word in node.words]
         stdout_to, stderr_to = self._targets(node.redirects, variables)
         result = self._start(words, node.redirects, variables)
         if asyncio.iscoroutine(result):

@@ -11,7 +11,6 @@ from typing import NamedTuple
 
 MAX_SECTION_ERROR = 300
 
-_MARKER = re.compile(r"^@(\w+)((?: \S+)*)\s*$", re.M)
 # One ping's summary (iputils or busybox): target, sent, received, errors, then min/avg/max.
 _PING = re.compile(
     r"--- (\S+) ping statistics ---\n(\d+) packets transmitted, (\d+)(?: packets)? received"
@@ -50,20 +49,19 @@ class Section:
 
 
 def sections(stdout: str) -> list[Section]:
-    """Split a batched command's output at its `@kind args` markers; an `@exit N` line gives
-    the exit code of the section before it."""
+    """Split a batched command's output at its `@kind args` marker lines; an `@exit N` line
+    gives the exit code of the section before it. (The tools' own lines never start with @.)"""
     found: list[Section] = []
-    matches = list(_MARKER.finditer(stdout))
-    for position, match in enumerate(matches):
-        end = matches[position + 1].start() if position + 1 < len(matches) else len(stdout)
-        kind, args = match.group(1), match.group(2).split()
-        if kind == "exit" and found:
-            try:
-                found[-1].exit_code = int(args[0]) if args else None
-            except ValueError:
-                found[-1].exit_code = None
+    for part in ("\n" + stdout).split("\n@")[1:]:
+        head, _, text = part.partition("\n")
+        words = head.split()
+        if not words or not words[0].isidentifier():
             continue
-        found.append(Section(kind, args, stdout[match.end() + 1 : end]))
+        kind, args = words[0], words[1:]
+        if kind == "exit" and found:
+            found[-1].exit_code = int(args[0]) if args and args[0].lstrip("-").isdigit() else None
+            continue
+        found.append(Section(kind, args, text))
     return found
 
 
