@@ -204,3 +204,33 @@ def test_a_schedule_starts_due_validations_once(
     runner.cancel(started[0])
     ValidationSchedule.objects.update(last_run_at=None)
     assert len(services.start_due()) == 1
+
+
+def test_a_big_run_draws_images_and_answers_cells_in_display_order(as_viewer, cluster, seed_plan):
+    from clusters.validation import heatmap, results, schedule
+    from clusters.validation.parsers import PingResult
+
+    count = 60
+    nodes = [f"n{i:02d}" for i in range(count)]
+    icmp = {p: PingResult(3, 3, 0, 0.0, 0.03) for p in schedule.icmp_pairs(count)}
+    icmp[(7, 8)] = PingResult(3, 0, 3, 100.0, None)
+    data = results.rail_data(
+        rail=0, nad="sriov-rail-0", interface="net1", subnet="10.50.0.0/16", tests=["icmp"],
+        addresses=[f"10.50.1.{i}" for i in range(count)], icmp=icmp, rdma=[],
+    )  # fmt: skip
+    order = heatmap.node_order(nodes, [data])
+    run = Validation.objects.create(
+        cluster=cluster, plan=seed_plan, plan_slug=seed_plan.slug, mode="quick",
+        state="succeeded", nodes=nodes, summary={"passed": False, "order": order},
+    )  # fmt: skip
+    ValidationRail.objects.create(
+        validation=run, rail=0, data=data, summary=compare.rail_summary(data)
+    )
+    html = as_viewer.get(f"/validations/{run.pk}/").content.decode()
+    assert f'<image href="/validations/{run.pk}/rails/0/heatmap.png"' in html
+    assert 'data-count="60"' in html and '<rect class="cell' not in html
+    assert order[:2] == [7, 8]  # the failing pair's nodes first
+    cell = as_viewer.get(f"/validations/{run.pk}/rails/0/cell/?row=0&col=1").json()
+    assert (cell["source"], cell["target"], cell["state"]) == ("n07", "n08", "fail")
+    image = as_viewer.get(f"/validations/{run.pk}/rails/0/heatmap.png")
+    assert image["Content-Type"] == "image/png" and image.content[:4] == b"\x89PNG"
