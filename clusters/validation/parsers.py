@@ -14,7 +14,7 @@ MAX_SECTION_ERROR = 300
 # One ping's summary (iputils or busybox): target, sent, received, errors, then min/avg/max.
 _PING = re.compile(
     r"--- (\S+) ping statistics ---\n(\d+) packets transmitted, (\d+)(?: packets)? received"
-    r"(?:, \+(\d+) errors)?.*\n(?:r\S+ min/avg/max\S* = ([\d.]+)/([\d.]+)/([\d.]+))?"
+    r"(?:, \+(\d+) errors)?.*(?:\n|$)(?:r\S+ min/avg/max\S* = ([\d.]+)/([\d.]+)/([\d.]+))?"
 )
 _BW_RESULT = re.compile(
     r"^\s*#bytes\s+#iterations\s+BW peak\[(?P<unit>Gb/sec|MB/sec)\]\s+BW average\[(?:Gb/sec|MB/sec)\]"
@@ -61,7 +61,7 @@ def sections(stdout: str) -> list[Section]:
         if kind == "exit" and found:
             found[-1].exit_code = int(args[0]) if args and args[0].lstrip("-").isdigit() else None
             continue
-        found.append(Section(kind, args, text))
+        found.append(Section(kind, args, text + "\n"))  # the split took the line's end
     return found
 
 

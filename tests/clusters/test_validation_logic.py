@@ -115,6 +115,14 @@ def test_ping_summaries_of_iputils_and_busybox():
     assert [results.ping_status(found[ip]) for ip in sorted(found)] == ["o", "u", "p", "o"]
 
 
+def test_a_summary_at_the_end_of_a_section_is_read():
+    unreachable = IPUTILS.split("PING 10.50.1.3")[0].rstrip("\n")
+    found = parsers.sections("@icmp 0 net1\n" + unreachable + "\n@icmp 1 net2\n")
+    summaries = parsers.ping_summaries(found[0].text)
+    assert sorted(summaries) == ["10.50.1.1", "10.50.1.2"]
+    assert parsers.ping_summaries(unreachable)["10.50.1.2"].errors == 3  # no newline at all
+
+
 def test_sections_split_batched_output_and_carry_exit_codes():
     text = "@rping 3 10.53.1.1\nping data: rdma-ping-0: ABC\nclient DISCONNECT EVENT...\n@exit 0\n@bw 3 10.53.1.1\n Failed status 12: wr_id 0 syndrom 0x81\n@exit 1\n"
     found = parsers.sections(text)
