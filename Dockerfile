@@ -7,6 +7,7 @@ COPY railstudio railstudio
 COPY planner planner
 COPY clusters clusters
 COPY labsim labsim
+COPY agent agent
 RUN pip install --no-cache-dir .
 COPY . .
 RUN mkdir -p var && SECRET_KEY=build python manage.py collectstatic --noinput \

@@ -14,14 +14,18 @@ import copy
 import time
 from typing import Protocol
 
+from django.conf import settings
+
 from clusters import rollout, snapshots
 from clusters.kube import Kube, KubeError
 from clusters.models import Cluster
+from clusters.validation.probe import node_agent_daemonset
 from planner import manifests
 from planner.models import Plan
 
 NAMESPACE_RAILS = [0, 1, 2, 3]  # the walkthrough's pod: 4 rails + 8 GPUs
 ADMISSION_TIMEOUT = 30  # seconds to wait for the pods created so far to be admitted
+AGENT_NAMESPACE = "railstudio"
 
 
 class LabFaults(Protocol):
@@ -95,6 +99,9 @@ def populate(cluster: Cluster, plan: Plan, user=None, faults: LabFaults | None =
     rollout.execute(record.pk)
     created = []
     with Kube(rollout.target_for(cluster)) as kube:
+        # The node agent on every node: inspection's NUMA check reads devices through it.
+        kube.ensure_namespace(AGENT_NAMESPACE)
+        kube.apply(node_agent_daemonset(AGENT_NAMESPACE, settings.VALIDATION_AGENT_IMAGE))
         existing = {pod["metadata"]["name"] for pod in kube.pods(plan.namespace)}
         pods = [(healthy_pod(plan), None, None), *broken_pods(plan)]
         for pod, fault, cleared_after in pods:

@@ -795,7 +795,7 @@ def _numa_unverified(
     """A running pod with GPUs and rail VFs whose GPUs' NUMA nodes nothing observed: say what
     was judged (the VFs' NUMA nodes from the device-info PCI addresses in network-status, node
     facts or the inventory) and what could not be (which GPUs the pod got: the Kubernetes API
-    does not tell; the node agent will)."""
+    does not tell, and no node agent answered for the pod's node)."""
     gpus = view.requests.get(context.gpu_resource, 0)
     if not gpus or not any(item.numa_node is not None for item in interfaces):
         return []  # nothing was judged
@@ -807,9 +807,11 @@ def _numa_unverified(
             "spec.containers",
             f"The NUMA nodes of the pod's rail VFs were judged from their device-info PCI "
             f"addresses ({basis}); those of its {_fmt(gpus)} GPU(s) could not be: the Kubernetes "
-            "API does not say which GPUs a pod got, so GPU-to-VF NUMA alignment is unchecked.",
-            "Read `nvidia-smi topo -m` in the pod (exec), or run Topology Manager with "
-            "single-numa-node so the kubelet refuses misaligned pods (TOPOLOGY_AFFINITY).",
+            "API does not say which GPUs a pod got, and no node agent answered for its node, so "
+            "GPU-to-VF NUMA alignment is unchecked.",
+            "Install Rail Studio's node agent (`python manage.py node_agent --cluster NAME`), "
+            "which reads the kubelet's PodResources API on each node; or run Topology Manager "
+            "with single-numa-node so the kubelet refuses misaligned pods (TOPOLOGY_AFFINITY).",
             evidence=f"VF NUMA: {basis}; GPU NUMA: not observable through the API",
         )
     ]

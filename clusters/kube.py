@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import orjson
@@ -542,3 +543,63 @@ class Kube:
             raise translate(raw) from None
         finally:
             exec_api.close()
+
+    def exec_many(self, jobs: list[ExecJob], limit: int):
+        """Run exec jobs at most `limit` at a time; yields (index, (stdout, stderr, exit code)
+        or None, KubeError or None) as each finishes. Each worker thread keeps one exec client
+        (stream() swaps its call_api while it runs), so a thousand execs do not parse the
+        kubeconfig and build a TLS context a thousand times."""
+        local = threading.local()
+        clients: list[k8s.ApiClient] = []
+
+        def run(job: ExecJob):
+            api = getattr(local, "api", None)
+            if api is None:
+                api = local.api = api_client(self.target)
+                clients.append(api)
+            return _stream_exec(api, job)
+
+        try:
+            yield from concurrently([partial(run, job) for job in jobs], limit)
+        finally:
+            for api in clients:
+                api.close()
+
+
+@dataclass(frozen=True)
+class ExecJob:
+    namespace: str
+    pod: str
+    command: list[str]
+    container: str | None = None
+    timeout: float = 20
+
+
+def _stream_exec(api: k8s.ApiClient, job: ExecJob) -> tuple[str, str, int]:
+    try:
+        kwargs = {"container": job.container} if job.container else {}
+        response = stream(
+            k8s.CoreV1Api(api).connect_get_namespaced_pod_exec,
+            job.pod,
+            job.namespace,
+            command=job.command,
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+            **kwargs,
+        )
+        response.run_forever(timeout=job.timeout)
+        if response.is_open():
+            response.close()
+            raise KubeError(f"no answer within {job.timeout:g} s", status=None, reason="Timeout")
+        stdout = response.read_stdout() if response.peek_stdout() else ""
+        stderr = response.read_stderr() if response.peek_stderr() else ""
+        code = response.returncode
+        response.close()
+        return stdout, stderr, 0 if code is None else code
+    except KubeError:
+        raise
+    except Exception as raw:
+        raise translate(raw) from None

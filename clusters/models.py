@@ -241,3 +241,115 @@ class ExecRun(models.Model):
     @property
     def done(self) -> bool:
         return self.finished_at is not None
+
+
+class ValidationMode(models.TextChoices):
+    QUICK = "quick", "Quick: every pair pings, RDMA between ring neighbours"
+    FULL = "full", "Full: quick + RDMA between all pairs (up to a bound)"
+    STRICT = "strict", "Strict: full + MTU-sized pings with DF and cross-rail isolation"
+
+
+class ValidationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+VALIDATION_ACTIVE_STATES = (ValidationState.PENDING, ValidationState.RUNNING)
+
+
+class Validation(models.Model):
+    """One rail validation of a plan's rails on a cluster (clusters.validation): whether every
+    rail carries traffic between every pair of nodes, at RDMA line rate. `state` is the run's;
+    whether the network passed is in `summary` ("passed") and `findings`."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="validations")
+    plan = models.ForeignKey(
+        "planner.Plan", on_delete=models.SET_NULL, null=True, related_name="validations"
+    )
+    plan_slug = models.SlugField(max_length=63)
+    mode = models.CharField(max_length=8, choices=ValidationMode.choices)
+    requested_nodes = models.JSONField(default=list, blank=True)
+    nodes = models.JSONField(default=list, blank=True, help_text="nodes tested, in matrix order")
+    state = models.CharField(
+        max_length=10, choices=ValidationState.choices, default=ValidationState.PENDING
+    )
+    progress = models.JSONField(default=dict, blank=True)
+    keep_probe = models.BooleanField(default=False)
+    cancel_requested = models.BooleanField(default=False)
+    scheduled = models.BooleanField(default=False, help_text="started by the cluster's schedule")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    facts = models.JSONField(default=dict, blank=True, help_text="per node and rail, the agent's")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster"],
+                condition=Q(state__in=["pending", "running"]),
+                name="one_active_validation_per_cluster",
+            )
+        ]
+
+    def __str__(self):
+        return f"validation #{self.pk} {self.plan_slug} on {self.cluster.name} ({self.state})"
+
+    def get_absolute_url(self):
+        return reverse("validation-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in VALIDATION_ACTIVE_STATES
+
+    @property
+    def passed(self) -> bool | None:
+        return self.summary.get("passed") if self.state == ValidationState.SUCCEEDED else None
+
+
+class ValidationRail(models.Model):
+    """One rail's results of a validation (clusters.validation.results): its matrices."""
+
+    validation = models.ForeignKey(Validation, on_delete=models.CASCADE, related_name="rails")
+    rail = models.PositiveSmallIntegerField()
+    data = models.JSONField(default=dict)
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="the rail's figures without its matrices, for pages"
+    )
+
+    class Meta:
+        ordering = ["validation", "rail"]
+        constraints = [
+            models.UniqueConstraint(fields=["validation", "rail"], name="one_result_per_rail")
+        ]
+
+    def __str__(self):
+        return f"validation #{self.validation_id} rail {self.rail}"
+
+
+class ValidationSchedule(models.Model):
+    """A cluster's periodic validation (Celery beat looks for due ones every minute)."""
+
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.CASCADE, related_name="validation_schedule"
+    )
+    plan = models.ForeignKey("planner.Plan", on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(
+        max_length=8, choices=ValidationMode.choices, default=ValidationMode.QUICK
+    )
+    interval_minutes = models.PositiveIntegerField(default=24 * 60)
+    enabled = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.plan} on {self.cluster} every {self.interval_minutes} min"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clusters import inspect
+from clusters import agent_devices, inspect
 from clusters.kube import Kube, KubeError, concurrently
 from clusters.models import Cluster, PodStatus
 from clusters.rollout import target_for
@@ -34,14 +34,15 @@ def _optional_list(kube: Kube, api_version: str, kind: str) -> list[dict]:
         raise
 
 
-def collect(kube: Kube) -> dict:
+def collect(kube: Kube, *, remembered_devices: OrderedDict | None = None) -> dict:
     """Everything a snapshot needs, with the lists fetched in parallel. Only Warning events are
     listed cluster-wide: every rule of the diagnosis reads warnings, and a big cluster has
     dozens of routine events per pod (tens of megabytes at thousands of pods).
 
-    Which GPUs a pod got is not served through the Kubernetes API (only each node's kubelet
-    PodResources socket knows); until the node agent reports device facts, NUMA is judged from
-    the device-info PCI addresses in network-status, node facts and the NIC inventory."""
+    Which GPUs and VFs a pod got is not served through the Kubernetes API: only each node's
+    kubelet PodResources socket knows, and the node agent reads it (`devices`). Where no agent
+    answers, NUMA is judged from the device-info PCI addresses in network-status, node facts and
+    the NIC inventory."""
     calls = {
         "pods": kube.pods,
         "events": lambda: kube.events(field_selector=WARNINGS),
@@ -54,10 +55,12 @@ def collect(kube: Kube) -> dict:
         if error is not None:
             raise error
         data[names[index]] = result
+    data["devices"] = agent_devices.collect(kube, data["pods"], remembered_devices)
     return data
 
 
 _readers: OrderedDict[int, inspect.PodReader] = OrderedDict()
+_devices: dict[int, OrderedDict] = {}  # per cluster: pod uid -> what a node agent said
 
 
 def reader_for(cluster: Cluster) -> inspect.PodReader:
@@ -67,12 +70,14 @@ def reader_for(cluster: Cluster) -> inspect.PodReader:
     reader = _readers.pop(cluster.pk, None) or inspect.PodReader()
     _readers[cluster.pk] = reader
     while len(_readers) > settings.INSPECT_REMEMBERED_CLUSTERS:
-        _readers.popitem(last=False)
+        forgotten, _ = _readers.popitem(last=False)
+        _devices.pop(forgotten, None)
     return reader
 
 
 def forget_pods() -> None:
     _readers.clear()
+    _devices.clear()
 
 
 def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
@@ -183,7 +188,9 @@ def refresh(cluster: Cluster) -> bool:
     with collector_paused():
         try:
             with Kube(target_for(cluster)) as kube:
-                data = collect(kube)
+                data = collect(
+                    kube, remembered_devices=_devices.setdefault(cluster.pk, OrderedDict())
+                )
                 reports = reports_for(cluster, data)
                 del data
                 add_event_history(kube, reports)

@@ -122,3 +122,17 @@ def run_exec(run_id: int) -> int | None:
 def reap_stale_rollouts() -> int:
     """Interrupt running rollouts whose worker stopped beating, so their clusters unlock."""
     return liveness.reap()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_validation(validation_id: int) -> str:
+    from clusters.validation import runner
+
+    return runner.execute(validation_id)
+
+
+@shared_task
+def run_due_validations() -> int:
+    from clusters.validation import services
+
+    return len(services.start_due())

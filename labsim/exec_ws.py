@@ -8,7 +8,7 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from labsim.execsim import PodView, run_command
+from labsim.execsim import PodView
 from labsim.status import bad_request
 
 SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -91,7 +91,7 @@ async def serve_exec(request: web.Request, lab, pod: dict) -> web.StreamResponse
     socket = web.WebSocketResponse(protocols=SUBPROTOCOLS, autoping=True)
     await socket.prepare(request)
     try:
-        result = run_command(command, view)
+        result = await lab.probes.run(command, view)
         if truthy(query.get("stdin")):
             await _drain_stdin(socket)
         if result.stdout and truthy(query.get("stdout")):

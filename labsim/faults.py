@@ -9,6 +9,10 @@ Fault document (spec `faults:` section, body of POST /labsim/admin/faults)::
     exhaust_range: {range: 10.53.0.0/16}    # or a list; fills the whereabouts IPPool
     numa_mismatch: true                     # VFs report the NUMA node opposite their GPUs
     topology_policy: {policy: single-numa-node, nodes: all}   # the kubelets' Topology Manager
+    link_down: {node: gpu-node-1, rail: 2}  # or a list; that node's port on that rail is down
+    dscp_untrusted: {node: gpu-node-1}      # or a list; its PFs trust PCP, not DSCP (no PFC)
+    mtu: {node: gpu-node-1, rail: 2, mtu: 1500}   # or a list; that switch port's MTU
+    half_speed: {node: gpu-node-1, rail: 2} # or a list; that port negotiated half its speed
 
 POST merges into the current state; DELETE clears everything or `?name=<fault>`.
 """
@@ -24,8 +28,13 @@ FAULT_NAMES = (
     "exhaust_range",
     "numa_mismatch",
     "topology_policy",
+    "link_down",
+    "dscp_untrusted",
+    "mtu",
+    "half_speed",
 )
 TOPOLOGY_POLICIES = ("none", "best-effort", "restricted", "single-numa-node")
+PORT_FAULTS = ("link_down", "dscp_untrusted", "mtu", "half_speed")  # the fabric's (labsim.fabric)
 
 
 class FaultError(ValueError):
@@ -42,6 +51,10 @@ class Faults:
     exhausted_ranges: list[str] = field(default_factory=list)
     numa_mismatch: bool = False
     topology: dict[str, str] = field(default_factory=dict)  # node ("*": all) -> policy
+    links_down: set[tuple[str, int]] = field(default_factory=set)
+    dscp_untrusted: set[str] = field(default_factory=set)
+    port_mtu: dict[tuple[str, int], int] = field(default_factory=dict)
+    half_speed: set[tuple[str, int]] = field(default_factory=set)
 
     def topology_policy_on(self, node: str) -> str:
         return self.topology.get(node) or self.topology.get("*") or "none"
@@ -56,8 +69,11 @@ class Faults:
     def unavailable(self, now: float | None = None) -> bool:
         return self.unavailable_until > (now or time.monotonic())
 
-    def merge(self, changes: dict, node_names: list[str]) -> set[str]:
-        """Validate and merge a fault document; return the names of faults that changed."""
+    def merge(
+        self, changes: dict, node_names: list[str], rails: dict[str, int] | None = None
+    ) -> set[str]:
+        """Validate and merge a fault document; return the names of faults that changed.
+        `rails` (node -> rail count) bounds the port faults' rail numbers."""
         if not isinstance(changes, dict):
             raise FaultError("faults must be a JSON object")
         unknown = set(changes) - set(FAULT_NAMES)
@@ -91,6 +107,20 @@ class Faults:
             self.numa_mismatch = changes["numa_mismatch"]
         if "topology_policy" in changes:
             self._set_topology(changes["topology_policy"], node_names)
+        rails = rails if rails is not None else dict.fromkeys(node_names, 0)
+        ports = {
+            name: [_port(name, item, rails) for item in _as_list(changes[name])]
+            for name in ("link_down", "mtu", "half_speed")
+            if name in changes
+        }
+        untrusted = [
+            _node(item, rails, "dscp_untrusted")
+            for item in _as_list(changes.get("dscp_untrusted", []))
+        ]
+        self.links_down.update(port for port, _ in ports.get("link_down", []))
+        self.half_speed.update(port for port, _ in ports.get("half_speed", []))
+        self.port_mtu.update(ports.get("mtu", []))
+        self.dscp_untrusted.update(untrusted)
         return set(changes)
 
     def _set_topology(self, value, node_names: list[str]) -> None:
@@ -140,6 +170,14 @@ class Faults:
             self.numa_mismatch = False
         if "topology_policy" in names:
             self.topology.clear()
+        if "link_down" in names:
+            self.links_down.clear()
+        if "dscp_untrusted" in names:
+            self.dscp_untrusted.clear()
+        if "mtu" in names:
+            self.port_mtu.clear()
+        if "half_speed" in names:
+            self.half_speed.clear()
         return names
 
     def as_dict(self) -> dict:
@@ -159,6 +197,12 @@ class Faults:
                 {"policy": policy, "nodes": "all" if node == "*" else [node]}
                 for node, policy in sorted(self.topology.items())
             ],
+            "link_down": [{"node": n, "rail": r} for n, r in sorted(self.links_down)],
+            "dscp_untrusted": [{"node": n} for n in sorted(self.dscp_untrusted)],
+            "mtu": [
+                {"node": n, "rail": r, "mtu": m} for (n, r), m in sorted(self.port_mtu.items())
+            ],
+            "half_speed": [{"node": n, "rail": r} for n, r in sorted(self.half_speed)],
         }
 
 
@@ -178,3 +222,26 @@ def _unregistration(item, node_names: list[str]) -> tuple[str, set[str] | None]:
     if unknown:
         raise FaultError(f"unknown nodes: {', '.join(sorted(unknown))}")
     return str(item["resource"]), set(nodes)
+
+
+def _node(item, rails: dict[str, int], fault: str) -> str:
+    node = item.get("node") if isinstance(item, dict) else None
+    if not isinstance(node, str) or node not in rails:
+        raise FaultError(f"{fault}.node must name a node of the lab, got {node!r}")
+    return node
+
+
+def _port(fault: str, item, rails: dict[str, int]) -> tuple[tuple[str, int], int]:
+    """((node, rail), mtu) of a port fault; mtu is 0 except for the mtu fault."""
+    node = _node(item, rails, fault)
+    rail = item.get("rail")
+    if not isinstance(rail, int) or isinstance(rail, bool) or not 0 <= rail < rails[node]:
+        raise FaultError(
+            f"{fault}.rail must be a rail of {node} (0-{rails[node] - 1}), got {rail!r}"
+        )
+    mtu = 0
+    if fault == "mtu":
+        mtu = item.get("mtu")
+        if not isinstance(mtu, int) or isinstance(mtu, bool) or not 576 <= mtu <= 16000:
+            raise FaultError(f"mtu.mtu must be an integer in [576, 16000], got {mtu!r}")
+    return (node, rail), mtu

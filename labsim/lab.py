@@ -4,12 +4,15 @@ import ipaddress
 
 from labsim import bootstrap
 from labsim.cni import Multus, PodCidrAllocator, PodInterface
+from labsim.daemonsets import DaemonSetController
 from labsim.events import EventRecorder
+from labsim.fabric import Fabric
 from labsim.faults import Faults
 from labsim.inventory import Inventory
 from labsim.kubelet import Kubelet, PodRuntime, pod_key
 from labsim.meta import now_rfc3339
 from labsim.objects import ObjectService
+from labsim.probes import Probes
 from labsim.resources import Registry
 from labsim.scheduler import Scheduler, pod_requests
 from labsim.spec import LabSpec, NodeSpec
@@ -41,6 +44,9 @@ class Lab:
         self.pod_cidrs = PodCidrAllocator(spec)
         self.multus = Multus(spec, self.store, self.whereabouts, self.pod_cidrs)
         self.kubelet = Kubelet(self)
+        self.daemonsets = DaemonSetController(self)
+        self.fabric = Fabric(spec, self.faults)
+        self.probes = Probes(self)
         self.on_unavailable = None  # set by the server: called when an outage starts
         self._pods = self.registry.by_key("", "pods")
         self._nodes = self.registry.by_key("", "nodes")
@@ -62,7 +68,7 @@ class Lab:
         """Populate the cluster; call from inside the running event loop."""
         self.work.start()
         if self.spec.faults:
-            self.faults.merge(self.spec.faults, [n.name for n in self.spec.nodes])
+            self.faults.merge(self.spec.faults, [n.name for n in self.spec.nodes], self._rails())
         bootstrap.populate(self)
         self.store.mark_history_floor()
         for cidr in self.faults.exhausted_ranges:
@@ -72,6 +78,7 @@ class Lab:
 
     async def close(self) -> None:
         self.kubelet.close()
+        await self.probes.close()
         await self.work.stop()
         self.store.close_all_watches()
 
@@ -163,8 +170,11 @@ class Lab:
 
     # Faults ------------------------------------------------------------------------------
 
+    def _rails(self) -> dict[str, int]:
+        return {node.name: len(node.rails) for node in self.spec.nodes}
+
     def apply_faults(self, changes: dict) -> dict:
-        names = self.faults.merge(changes, [n.name for n in self.spec.nodes])
+        names = self.faults.merge(changes, [n.name for n in self.spec.nodes], self._rails())
         self._after_fault_change(names)
         return self.faults.as_dict()
 
@@ -178,6 +188,7 @@ class Lab:
         return self.faults.as_dict()
 
     def _after_fault_change(self, names: set[str]) -> None:
+        self.fabric.generation += 1
         if "unregister_resource" in names:
             self.refresh_nodes()
         if "exhaust_range" in names:

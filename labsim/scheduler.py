@@ -129,15 +129,21 @@ class Scheduler:
         spec = pod.get("spec") or {}
         needed = [(r, a) for r, a in requests.items() if a > 0]
         return self._failures(
-            node, needed, spec.get("nodeSelector") or {}, spec.get("tolerations") or []
+            node,
+            needed,
+            spec.get("nodeSelector") or {},
+            spec.get("tolerations") or [],
+            required_node_terms(spec),
         )
 
-    def _failures(self, node: dict, needed: list, selector: dict, tolerations: list) -> list[str]:
+    def _failures(
+        self, node: dict, needed: list, selector: dict, tolerations: list, terms: list | None = None
+    ) -> list[str]:
         node_spec = node.get("spec") or {}
         if node_spec.get("unschedulable"):
             return ["node(s) were unschedulable"]
         for taint in node_spec.get("taints") or ():
-            if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(
+            if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(
                 taint, tolerations
             ):
                 return [
@@ -147,6 +153,8 @@ class Scheduler:
             labels = node["metadata"].get("labels") or {}
             if any(labels.get(key) != value for key, value in selector.items()):
                 return ["node(s) didn't match Pod's node affinity/selector"]
+        if terms and not any(term_matches(term, node) for term in terms):
+            return ["node(s) didn't match Pod's node affinity/selector"]
         allocatable = self.allocatable(node)
         used = self.usage.get(node["metadata"]["name"]) or {}
         reasons = []
@@ -165,23 +173,26 @@ class Scheduler:
         slotted = [(self._slot(r), a) for r, a in needed]
         selector = spec.get("nodeSelector") or {}
         tolerations = spec.get("tolerations") or []
+        terms = required_node_terms(spec)
         count = len(nodes)
         if count == 0:
             return None, "no nodes available to schedule pods"
         wanted = self._feasible_nodes_to_find(count)
         cpu, memory = requests.get("cpu", 0), requests.get("memory", 0)
         feasible: list[tuple[float, int, str]] = []
-        start = self._next_start % count
+        pinned = _pinned_names(terms)
+        candidates = [n for n in nodes if n["metadata"]["name"] in pinned] if pinned else nodes
+        start = self._next_start % count if candidates is nodes else 0
         examined = 0
-        for offset in range(count):
-            node = nodes[(start + offset) % count]
+        for offset in range(len(candidates)):
+            node = candidates[(start + offset) % len(candidates)]
             examined += 1
             state = self._state(node)
-            if state.plain and not selector:
+            if state.plain and not selector and not terms:
                 free = state.free
                 if not all(free[slot] >= amount for slot, amount in slotted):
                     continue
-            elif self._failures(node, needed, selector, tolerations):
+            elif self._failures(node, needed, selector, tolerations, terms):
                 continue
             score = 0.0
             if state.cpu:
@@ -191,12 +202,13 @@ class Scheduler:
             feasible.append((score, -offset, node["metadata"]["name"]))
             if len(feasible) >= wanted:
                 break
-        self._next_start = start + examined
+        if candidates is nodes:
+            self._next_start = start + examined
         if feasible:
             return max(feasible)[2], ""
         histogram: dict[str, int] = {}
         for node in nodes:
-            for reason in self._failures(node, needed, selector, tolerations):
+            for reason in self._failures(node, needed, selector, tolerations, terms):
                 histogram[reason] = histogram.get(reason, 0) + 1
         return None, failed_scheduling_message(count, histogram.items())
 
@@ -207,7 +219,66 @@ class Scheduler:
         return max(MIN_FEASIBLE_NODES_TO_FIND, count * percentage // 100)
 
 
-def _tolerated(taint: dict, tolerations: list[dict]) -> bool:
+def required_node_terms(spec: dict) -> list[dict]:
+    """spec.affinity.nodeAffinity's required nodeSelectorTerms (any one must match)."""
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    return [term for term in affinity.get("nodeSelectorTerms") or [] if isinstance(term, dict)]
+
+
+def _pinned_names(terms: list[dict]) -> set[str] | None:
+    """The node names of an affinity that is only `metadata.name In [...]` (what the DaemonSet
+    controller gives each of its pods), so only those nodes need looking at."""
+    if len(terms) != 1 or terms[0].get("matchExpressions"):
+        return None
+    fields = terms[0].get("matchFields") or []
+    if len(fields) != 1 or fields[0].get("key") != "metadata.name":
+        return None
+    if fields[0].get("operator") != "In":
+        return None
+    return set(fields[0].get("values") or [])
+
+
+def _requirement_matches(requirement: dict, value: str | None) -> bool:
+    operator = requirement.get("operator")
+    values = requirement.get("values") or []
+    if operator == "In":
+        return value is not None and value in values
+    if operator == "NotIn":
+        return value is None or value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if operator in ("Gt", "Lt") and value is not None and values:
+        try:
+            number, bound = int(value), int(values[0])
+        except ValueError:
+            return False
+        return number > bound if operator == "Gt" else number < bound
+    return False
+
+
+def term_matches(term: dict, node: dict) -> bool:
+    """A nodeSelectorTerm: all its matchExpressions (labels) and matchFields (metadata.name)."""
+    expressions = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not expressions and not fields:
+        return False  # an empty term matches no node
+    labels = node["metadata"].get("labels") or {}
+    for requirement in expressions:
+        if not _requirement_matches(requirement, labels.get(requirement.get("key"))):
+            return False
+    for requirement in fields:
+        if requirement.get("key") != "metadata.name":
+            return False
+        if not _requirement_matches(requirement, node["metadata"]["name"]):
+            return False
+    return True
+
+
+def tolerated(taint: dict, tolerations: list[dict]) -> bool:
     for toleration in tolerations:
         if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
             continue

@@ -19,6 +19,9 @@ from labsim.tls import Credentials, make_credentials, write_kubeconfig
 
 ADMIN_PREFIX = "/labsim/admin"
 JSON = "application/json"
+# The apiserver reads up to 1 MiB of request line and headers (Go's http.Server MaxHeaderBytes);
+# batched exec commands travel in the URL's query.
+MAX_REQUEST_LINE_BYTES = 1 << 20
 
 
 def _json(body, status: int = 200) -> web.Response:
@@ -69,7 +72,11 @@ class LabServer:
         self._ssl = self.credentials.server_context(self._workdir)
         self.lab.start()
         self._runner = web.AppRunner(
-            self.build_app(), access_log=None, shutdown_timeout=2.0, handle_signals=False
+            self.build_app(),
+            access_log=None,
+            shutdown_timeout=2.0,
+            handle_signals=False,
+            max_line_size=MAX_REQUEST_LINE_BYTES,
         )
         await self._runner.setup()
         await self._listen()

@@ -20,6 +20,7 @@ Layout (all keys optional except where noted)::
     nodes: 4                          # or {count: 4, name_prefix: gpu-node-}
                                       # or a list of names / {name: ..., <overrides>}
     objects: []                       # manifests created at start (NADs, pods, ...)
+    fabric: {cross_rail: isolated, nodes_per_leaf: 32, port_mtu: 9216}   # see FabricSpec
     faults: {}                        # see labsim.faults
     timing: {schedule_delay_ms: 2, sandbox_delay_ms: 20, ...}
 """
@@ -71,6 +72,12 @@ class RailSpec:
     link_type: str = "ETH"
     mtu: int = 9000
     link_speed: str = "400000 Mb/s"
+    trust: str = "dscp"  # the PF's QoS trust state (mlnx_qos --trust): dscp or pcp
+
+    @property
+    def speed_gbps(self) -> float:
+        """link_speed ("400000 Mb/s", as SriovNetworkNodeState reports it) in Gb/s."""
+        return float(self.link_speed.split()[0]) / 1000
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,24 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class FabricSpec:
+    """The rails' switches: per rail, a leaf switch for each group of `nodes_per_leaf` nodes
+    (node i sits on leaf i // nodes_per_leaf, port Ethernet1/<i % nodes_per_leaf + 1>), joined
+    by a spine. `cross_rail: isolated` is a rail-only fabric (a rail's interface reaches no other
+    rail's subnet); `routed` lets the spine route between rails. Ports run at `port_speed_gbps`
+    (the link comes up at the slower of port and NIC) with `port_mtu`; ICMP echo over a rail
+    takes `rtt_us` between nodes on one leaf and `spine_rtt_us` more through the spine."""
+
+    cross_rail: str = "isolated"
+    nodes_per_leaf: int = 32
+    leaf_name: str = "rail{rail}-leaf{group}"
+    port_speed_gbps: float = 400
+    port_mtu: int = 9216
+    rtt_us: float = 24
+    spine_rtt_us: float = 7
+
+
+@dataclass(frozen=True)
 class LabSpec:
     name: str
     kubernetes_version: str
@@ -140,6 +165,7 @@ class LabSpec:
     faults: dict
     timing: Timing
     watch_history: int = 1000
+    fabric: FabricSpec = field(default_factory=FabricSpec)
 
     def node(self, name: str) -> NodeSpec | None:
         return next((node for node in self.nodes if node.name == name), None)
@@ -215,7 +241,19 @@ def build_spec(raw: dict) -> LabSpec:
         faults=faults,
         timing=Timing(**_known(raw.get("timing") or {}, Timing, "timing")),
         watch_history=int(raw.get("watch_history", 1000)),
+        fabric=_fabric(raw.get("fabric") or {}),
     )
+
+
+def _fabric(raw: dict) -> FabricSpec:
+    if not isinstance(raw, dict):
+        raise SpecError("fabric must be a mapping")
+    fabric = FabricSpec(**_known(raw, FabricSpec, "fabric"))
+    if fabric.cross_rail not in ("isolated", "routed"):
+        raise SpecError("fabric.cross_rail must be isolated or routed")
+    if fabric.nodes_per_leaf < 1 or fabric.port_speed_gbps <= 0 or fabric.port_mtu < 576:
+        raise SpecError("fabric: nodes_per_leaf >= 1, port_speed_gbps > 0, port_mtu >= 576")
+    return fabric
 
 
 def _known(values: dict, cls, where: str) -> dict:
@@ -325,11 +363,15 @@ def _build_rails(defaults, overrides, node_name: str) -> tuple[RailSpec, ...]:
                 resource=str(rail.get("resource") or DEFAULT_RAIL_RESOURCE.format(index=i)),
                 link_type=str(rail.get("link_type", "ETH")),
                 mtu=int(rail.get("mtu", 9000)),
+                link_speed=str(rail.get("link_speed", "400000 Mb/s")),
+                trust=str(rail.get("trust", "dscp")),
             )
         )
     for rail in rails:
         if rail.vfs < 0:
             raise SpecError(f"node {node_name}: rail {rail.index} vfs must be >= 0")
+        if rail.trust not in ("dscp", "pcp"):
+            raise SpecError(f"node {node_name}: rail {rail.index} trust must be dscp or pcp")
     return tuple(rails)
 
 

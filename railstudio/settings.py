@@ -177,6 +177,19 @@ ROLLOUT_PARALLEL_CALLS = int(os.environ.get("ROLLOUT_PARALLEL_CALLS", "8"))
 # Clusters whose pods a worker process remembers between refreshes, so that a refresh reads
 # again only the pods that changed (see clusters.inspect.PodReader).
 INSPECT_REMEMBERED_CLUSTERS = int(os.environ.get("INSPECT_REMEMBERED_CLUSTERS", "4"))
+# Rail validation (clusters.validation): the probe DaemonSet's images, how many execs a run
+# sends at once, how long probes may take to become Ready, GPUDirect RDMA (one GPU per rail in
+# the probe), the full mode's bound on RDMA peers per node, pings in flight per pod.
+VALIDATION_PROBE_IMAGE = os.environ.get(
+    "VALIDATION_PROBE_IMAGE", "docker.io/mellanox/rping-test:latest"
+)
+VALIDATION_AGENT_IMAGE = os.environ.get("VALIDATION_AGENT_IMAGE", "railstudio:latest")
+VALIDATION_PARALLEL_EXECS = int(os.environ.get("VALIDATION_PARALLEL_EXECS", "16"))
+VALIDATION_READY_SECONDS = int(os.environ.get("VALIDATION_READY_SECONDS", "180"))
+VALIDATION_GPUDIRECT = env.flag("VALIDATION_GPUDIRECT", True)
+VALIDATION_RDMA_PEERS = int(os.environ.get("VALIDATION_RDMA_PEERS", "16"))
+VALIDATION_PING_PARALLEL = int(os.environ.get("VALIDATION_PING_PARALLEL", "64"))
+VALIDATION_MAX_NODES = int(os.environ.get("VALIDATION_MAX_NODES", "4096"))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -199,6 +212,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.check_drift_all",
         "schedule": float(os.environ.get("DRIFT_CHECK_SECONDS", "60")),
     },
+    # Each cluster may have a validation schedule; this starts the ones that are due.
+    "validation-schedules": {"task": "clusters.tasks.run_due_validations", "schedule": 60.0},
 }
 
 LOGGING = {

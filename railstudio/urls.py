@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("planner.urls")),
     path("", include("clusters.urls")),
     path("", include("clusters.pod_urls")),
+    path("", include("clusters.validation_urls")),
     path("api/", include("railstudio.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

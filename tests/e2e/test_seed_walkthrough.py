@@ -10,6 +10,7 @@ from kubernetes import client as k8s
 from clusters import snapshots
 from clusters.kube import Kube, Target
 from clusters.models import Cluster, Rollout
+from clusters.validation.probe import node_agent_daemonset
 from planner import manifests
 from planner.models import Exclusion, Plan
 from tests.helpers import wait_for
@@ -117,13 +118,21 @@ def test_the_seed_walkthrough_and_its_failure_table(operator_api, lab, celery_wo
     for pod in (typo, no_lock):
         kube.create_pod(copy.deepcopy(pod))
     lab.wait_for_pod(NS, "no-ipc-lock", timeout=20)
-    # Pod scheduled across NUMA from its GPUs: with Topology Manager on (the table's fix) the
-    # kubelet refuses it, which the API shows; without it only a node agent could tell.
-    lab.set_fault(topology_policy={"policy": "single-numa-node"})
+    # The node agent, through which inspection reads which devices a pod got (PodResources).
+    kube.ensure_namespace("railstudio")
+    kube.apply(node_agent_daemonset("railstudio", "railstudio:latest"))
+    wait_for(lambda: len(kube.pods("railstudio", "railstudio.io/agent=true")) == 4, timeout=20)
+    lab.set_fault(numa_mismatch=True)  # VFs from the socket opposite the pod's GPUs
     numa = seed_pod(plan, metadata={"name": "numa"})
-    numa["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "6"
+    numa["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "4"
     kube.create_pod(numa)
-    lab.wait_for_pod(NS, "numa", phase="Failed", timeout=20)
+    lab.wait_for_pod(NS, "numa", timeout=20)
+    wait_for(
+        lambda: (
+            "k8s.v1.cni.cncf.io/network-status"
+            in (core.read_namespaced_pod("numa", NS).metadata.annotations or {})
+        )
+    )
     lab.clear_faults()
     # Faults that stay on while we look: once fixed, the cluster would let these pods start.
     lab.set_fault(exhaust_range={"range": "10.52.0.0/16"})
@@ -145,8 +154,14 @@ def test_the_seed_walkthrough_and_its_failure_table(operator_api, lab, celery_wo
     assert "IPC_LOCK_MISSING" in codes("no-ipc-lock")
     assert "RESOURCE_NOT_ADVERTISED" in codes("unregistered")
     assert "RANGE_EXHAUSTED" in codes("exhausted")
-    refused = codes("numa")["TOPOLOGY_AFFINITY"]
-    assert "6 GPU(s) and 4 rail VF(s) cannot all come from one NUMA node" in refused["message"]
+    numa_report = operator_api.get(f"/api/clusters/{cluster.id}/pods/{NS}/numa/").json()
+    numa_net1 = next(i for i in numa_report["interfaces"] if i["name"] == "net1")
+    assert (numa_net1["numa_node"], numa_net1["numa_source"]) == (1, "observed")  # the agent
+    assert "NUMA_SPLIT" in {f["code"] for f in numa_report["findings"]}, (
+        numa_report["phase"],
+        [(i["name"], i["numa_node"], i["numa_source"]) for i in numa_report["interfaces"]],
+        lab.pod_devices(NS, "numa"),
+    )
     problems = operator_api.get(f"/api/clusters/{cluster.id}/pods/?problem=any").json()
     assert {p["name"] for p in problems["results"]} == {
         "typo",
