@@ -77,6 +77,7 @@ class ValidationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     queryset = Validation.objects.select_related("created_by")
     write_role = OPERATOR
+    extra_query_params = ("cluster", "plan")
 
     def get_serializer_class(self):
         return ValidationDetailSerializer if self.action == "retrieve" else ValidationSerializer

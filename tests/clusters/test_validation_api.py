@@ -95,6 +95,8 @@ def test_history_filters_and_details(viewer_api, cluster, seed_plan):
     assert listed["results"][0]["counts"] == {"error": 1, "warning": 0, "info": 0}
     assert viewer_api.get("/api/validations/?plan=other").json()["results"] == []
     assert viewer_api.get("/api/validations/?cluster=x").status_code == 400
+    unknown = viewer_api.get("/api/validations/?nodes=gpu-node-0")
+    assert unknown.status_code == 400 and list(unknown.json()) == ["nodes"]
     detail = viewer_api.get(f"/api/validations/{second.pk}/").json()
     assert detail["previous"] == first.pk and detail["passed"] is False
     assert [r["rail"] for r in detail["rails"]] == [0, 1]
