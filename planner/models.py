@@ -107,6 +107,14 @@ class Plan(models.Model):
         )
 
 
+class RailQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for rail in objs:
+            rail.refresh_names()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Rail(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="rails")
     index = models.PositiveSmallIntegerField()
@@ -119,30 +127,44 @@ class Rail(models.Model):
     nad_name_override = models.CharField(max_length=63, blank=True)
     resource_name_override = models.CharField(max_length=253, blank=True)
     interface_name_override = models.CharField(max_length=15, blank=True)
+    # The names in effect (the override, else the plan's template), stored so that the database
+    # keeps them unique within the plan. save() and bulk_create() fill them in.
+    nad_name = models.CharField(max_length=253, editable=False)
+    interface_name = models.CharField(max_length=64, editable=False)
+
+    objects = RailQuerySet.as_manager()
 
     class Meta:
         ordering = ["plan", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "index"], name="rail_unique_index_per_plan")
+            models.UniqueConstraint(fields=["plan", "index"], name="rail_unique_index_per_plan"),
+            models.UniqueConstraint(fields=["plan", "subnet"], name="rail_unique_subnet_per_plan"),
+            models.UniqueConstraint(
+                fields=["plan", "nad_name"], name="rail_unique_nad_name_per_plan"
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "interface_name"], name="rail_unique_interface_name_per_plan"
+            ),
         ]
 
     def __str__(self):
         return f"{self.plan.slug} rail {self.index} ({self.subnet})"
 
-    @property
-    def nad_name(self) -> str:
-        return self.nad_name_override or naming.render(self.plan.nad_name_template, self.index)
+    def save(self, *args, **kwargs):
+        self.refresh_names()
+        super().save(*args, **kwargs)
+
+    def refresh_names(self, plan: Plan | None = None) -> None:
+        plan = plan or self.plan
+        self.nad_name = self.nad_name_override or naming.render(plan.nad_name_template, self.index)
+        self.interface_name = self.interface_name_override or naming.render(
+            plan.interface_template, self.index
+        )
 
     @property
     def resource_name(self) -> str:
         return self.resource_name_override or naming.render(
             self.plan.resource_name_template, self.index
-        )
-
-    @property
-    def interface_name(self) -> str:
-        return self.interface_name_override or naming.render(
-            self.plan.interface_template, self.index
         )
 
     def exclusion_spans(self) -> list[ipam.Span]:

@@ -6,10 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, inventory, ipam, services
+from planner import allocation, documents, inventory, ipam, locks, services
 from planner.api.serializers import (
     AllocateSerializer,
     ExclusionSerializer,
@@ -20,12 +20,31 @@ from planner.api.serializers import (
     RailSerializer,
 )
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
-from railstudio.parsers import PlainTextParser, YamlTextParser
+from railstudio import datalimits, uploads
+from railstudio.parsers import PlainTextParser, SafeJSONParser, YamlTextParser
 
 MAX_AVAILABLE_LIMIT = 10_000
+UPLOAD_PARSERS = [SafeJSONParser, MultiPartParser, YamlTextParser, PlainTextParser]
 
 
-class PlanViewSet(viewsets.ModelViewSet):
+class AtomicWritesMixin:
+    """Validation and the write in one transaction, so the row locks the serializers take
+    (planner.locks) hold until the write is committed."""
+
+    def create(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
+
+class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     """Plans, addressable by id or by slug."""
 
     queryset = Plan.objects.all()
@@ -65,7 +84,7 @@ class PlanViewSet(viewsets.ModelViewSet):
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser],
+        parser_classes=UPLOAD_PARSERS,
     )
     def import_plan(self, request):
         document = _document_from_request(request)
@@ -90,14 +109,14 @@ class PlanViewSet(viewsets.ModelViewSet):
         detail=True,
         methods=["post"],
         url_path="import-nodes",
-        parser_classes=[JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser],
+        parser_classes=UPLOAD_PARSERS,
     )
     def import_nodes(self, request, pk=None):
         """Node/NIC inventory as CSV or YAML: a `file` upload, `{"text": ...}` or the raw body."""
         plan = self.get_object()
         upload = request.FILES.get("file")
         if upload is not None:
-            text, filename = upload.read().decode("utf-8", errors="replace"), upload.name
+            text, filename = _upload_text(upload), upload.name
         elif isinstance(request.data, str):
             text, filename = request.data, ""
         elif hasattr(request.data, "get") and isinstance(request.data.get("text"), str):
@@ -111,11 +130,18 @@ class PlanViewSet(viewsets.ModelViewSet):
         return Response(counts)
 
 
+def _upload_text(upload, field: str = "file") -> str:
+    try:
+        return uploads.upload_text(upload)
+    except uploads.UploadError as error:
+        raise ValidationError({field: [str(error)]}) from None
+
+
 def _document_from_request(request) -> dict:
     data = request.data
     upload = request.FILES.get("file") if hasattr(request, "FILES") else None
     if upload is not None:
-        text = upload.read().decode("utf-8", errors="replace")
+        text = _upload_text(upload)
     elif isinstance(data, str):
         text = data
     elif hasattr(data, "get") and isinstance(data.get("document"), str):
@@ -127,15 +153,15 @@ def _document_from_request(request) -> dict:
             {"document": ["Send a plan document: JSON, YAML, or a 'file' upload."]}
         )
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValidationError({"document": [f"Not valid YAML or JSON: {error}"]}) from None
+        document = datalimits.load_yaml(text)
+    except datalimits.LimitError as error:
+        raise ValidationError({"document": [f"The document cannot be read: {error}."]}) from None
     if not isinstance(document, dict):
         raise ValidationError({"document": ["Expected a plan document (a mapping with 'plan')."]})
     return document
 
 
-class RailViewSet(viewsets.ModelViewSet):
+class RailViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
     filterset_fields = ["plan", "index"]
@@ -181,12 +207,14 @@ class RailViewSet(viewsets.ModelViewSet):
         rail = self.get_object()
         if request.method == "GET":
             length = _int_param(request, "prefix_length", 24, 1, 128)
+            _check_prefix_length(rail, length)
             prefix = rail.space().next_free_prefix(length)
             return Response({"rail": rail.id, "prefix_length": length, "prefix": prefix})
         body = PrefixRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        _check_prefix_length(rail, body.validated_data["prefix_length"])
         with transaction.atomic():
-            locked = Rail.objects.select_for_update().get(pk=rail.pk)
+            locked = locks.lock_rail(rail.pk)
             prefix = locked.space().next_free_prefix(body.validated_data["prefix_length"])
             if prefix is None:
                 return Response(
@@ -204,30 +232,45 @@ class RailViewSet(viewsets.ModelViewSet):
         return Response(ExclusionSerializer(exclusion).data, status=status.HTTP_201_CREATED)
 
 
+def _check_prefix_length(rail: Rail, length: int) -> None:
+    """A block of the rail: from the rail's own prefix length to the family's width."""
+    network = ipam.parse_network(rail.subnet)
+    width = 32 if network.version == 4 else 128
+    if not network.prefixlen <= length <= width:
+        raise ValidationError(
+            {
+                "prefix_length": [
+                    f"Rail {rail.index} ({rail.subnet}) holds blocks from /{network.prefixlen} "
+                    f"to /{width}, not /{length}."
+                ]
+            }
+        )
+
+
 def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from None
+    text = str(raw).strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        raise ValidationError({name: [f"'{text[:40]}' is not a whole number."]})
+    value = int(text)
     if not low <= value <= high:
         raise ValidationError({name: [f"Must be between {low} and {high}."]})
     return value
 
 
-class ExclusionViewSet(viewsets.ModelViewSet):
+class ExclusionViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Exclusion.objects.select_related("rail")
     serializer_class = ExclusionSerializer
     filterset_fields = {"rail": ["exact"], "rail__plan": ["exact"], "purpose": ["exact"]}
 
 
-class NodeViewSet(viewsets.ModelViewSet):
+class NodeViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Node.objects.all()
     serializer_class = NodeSerializer
     filterset_fields = ["plan", "name"]
 
 
-class NodeNICViewSet(viewsets.ModelViewSet):
+class NodeNICViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = NodeNIC.objects.select_related("node", "rail")
     serializer_class = NodeNICSerializer
     filterset_fields = {
