@@ -128,6 +128,11 @@ def start_rollback(record: Rollout, user) -> Rollout:
 def start_exec(
     cluster: Cluster, namespace: str, pod: str, command: str, user, container: str = ""
 ) -> ExecRun:
+    """Record an allow-listed command for a worker to run; InvalidTarget (a NotAllowed) for
+    names the API server would refuse, before anything reaches the cluster."""
+    errors = execution.target_errors(namespace, pod, container)
+    if errors:
+        raise execution.InvalidTarget(errors)
     run = ExecRun.objects.create(
         cluster=cluster, namespace=namespace, pod=pod, command=execution.normalize(command),
         container=container, requested_by=user if user and user.is_authenticated else None,

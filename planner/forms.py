@@ -111,7 +111,9 @@ def _address(value: str, name: str, version: int) -> int:
     text = (value or "").strip()
     if not text:
         raise DragError(f"The drag has no {name} address.")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if len(text) > 40:  # an IPv6 address is at most 39 digits
+            raise DragError(f"The {name} address is out of range.")
         return int(text)
     try:
         address = ipam.parse_ip(text)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from planner import findings, highlight, manifests, preflight, yamlio
 from planner.api.manifests import KINDS, BundleError, pod_options, render_kind, safe_preflight
 from planner.models import Plan
+from railstudio import numbers
 from railstudio.roles import VIEWER, has_role
 
 PREVIEW_DEFAULT = 4
@@ -213,9 +214,10 @@ def manifests_download(request, slug):
     filename = f"{plan.slug}-{controls.kind}.yaml"
     index = request.GET.get("index", "")
     if index:
-        if not index.isdigit() or int(index) >= len(objects):
+        position = numbers.small_int(index)
+        if position is None or position >= len(objects):
             return HttpResponseBadRequest(f"index must be 0 to {len(objects) - 1}")
-        obj = objects[int(index)]
+        obj = objects[position]
         objects = [obj]
         filename = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
     response = HttpResponse(yamlio.dump_all(objects), content_type="application/yaml")
@@ -254,7 +256,7 @@ def _lint(request, context: dict) -> None:
     text, error = _lint_text(request)
     context["text"] = text
     plan_key = request.POST.get("plan", "")
-    plan = Plan.objects.filter(pk=plan_key).first() if plan_key.isdigit() else None
+    plan = Plan.objects.filter(pk=plan_key).first() if numbers.is_id(plan_key) else None
     context["plan_id"] = plan.pk if plan else None
     if error:
         context["error"] = error

@@ -93,7 +93,13 @@ def _string_map(value) -> str | None:
 
 
 def _slice_size(value) -> str | None:
-    if isinstance(value, str) and value.startswith("/") and value[1:].isdigit():
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value[1:].isascii()
+        and value[1:].isdigit()
+        and len(value) <= 4
+    ):
         return None
     return 'must be a prefix length such as "/22"'
 

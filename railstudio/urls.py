@@ -19,3 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler400 = "railstudio.views.bad_request"
+handler404 = "railstudio.views.not_found"
+handler500 = "railstudio.views.server_error"

@@ -3,14 +3,16 @@ import re
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import discovery, rollout, services, snapshots, tasks
+from clusters import discovery, execution, rollout, services, snapshots, tasks
+from clusters.api import responses
 from clusters.api.serializers import (
     ClusterSerializer,
     ExecRequestSerializer,
@@ -22,7 +24,9 @@ from clusters.api.serializers import (
 )
 from clusters.models import Cluster, ExecRun, Rollout
 from planner import inventory
+from planner.api.responses import ImportCountsSerializer
 from planner.models import Plan
+from railstudio import numbers, openapi
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
 
@@ -59,7 +63,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
         data.pop("kubeconfig", None)
         serializer.save()
 
-    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk=None):
         cluster = self.get_object()
@@ -68,7 +74,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
         cluster = self.get_object()
@@ -77,6 +85,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "discover", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
+    @extend_schema(
+        parameters=[OpenApiParameter("plan", str, description="plan id or slug: add the diff")],
+        responses=responses.DiscoverySerializer,
+    )
     @action(detail=True, methods=["get"])
     def discovery(self, request, pk=None):
         """What node discovery found; with `?plan=<id or slug>`, the planned-vs-discovered diff."""
@@ -88,12 +100,17 @@ class ClusterViewSet(viewsets.ModelViewSet):
             body["diff"] = discovery.compare(plan.to_spec(), cluster.discovery)
         return Response(body)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=responses.DiscoveryImportSerializer,
+        responses=ImportCountsSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="discovery/import")
     def import_discovery(self, request, pk=None):
         """Write the discovered nodes and NICs into a plan's inventory (`{"plan": ...}`)."""
         cluster = self.get_object()
-        plan = _plan_or_400(str(request.data.get("plan", "")))
+        body = responses.DiscoveryImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        plan = _plan_or_400(body.validated_data["plan"])
         if not cluster.discovery:
             raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
         documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
@@ -103,7 +120,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
             raise ValidationError(error.errors) from None
         return Response(counts)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         """Take a new pod-inspection snapshot (a Celery task)."""
@@ -114,11 +133,15 @@ class ClusterViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(
+        operation_id="clusters_pods_list",
         parameters=[
             OpenApiParameter("namespace", str),
             OpenApiParameter("node", str),
             OpenApiParameter("problem", str, description="any | none | a finding code"),
-        ]
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+        ],
+        responses=responses.PodPageSerializer,
     )
     @action(detail=True, methods=["get"])
     def pods(self, request, pk=None):
@@ -146,6 +169,14 @@ class ClusterViewSet(viewsets.ModelViewSet):
         response.data["snapshot"] = _snapshot_meta(cluster)
         return response
 
+    @extend_schema(
+        operation_id="clusters_pod_retrieve",
+        parameters=[
+            OpenApiParameter("namespace", str, OpenApiParameter.PATH),
+            OpenApiParameter("pod", str, OpenApiParameter.PATH),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, responses.POD_REPORT)},
+    )
     @action(detail=True, methods=["get"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)")
     def pod(self, request, pk=None, namespace=None, pod=None):
         """One pod: interfaces, comparison with the plan, diagnosis."""
@@ -153,7 +184,19 @@ class ClusterViewSet(viewsets.ModelViewSet):
         row = get_object_or_404(cluster.pods, namespace=namespace, name=pod)
         return Response({**row.report, "snapshot": _snapshot_meta(cluster)})
 
-    @extend_schema(request=ExecRequestSerializer, responses={200: ExecRunSerializer})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "namespace", str, OpenApiParameter.PATH, description="a DNS-1123 label"
+            ),
+            OpenApiParameter("pod", str, OpenApiParameter.PATH, description="a DNS-1123 subdomain"),
+        ],
+        request=ExecRequestSerializer,
+        responses={
+            200: ExecRunSerializer,
+            202: OpenApiResponse(ExecRunSerializer, "Still running: poll /api/exec-runs/{id}/."),
+        },
+    )
     @action(
         detail=True, methods=["post"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/exec"
     )
@@ -164,19 +207,38 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         body = ExecRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run = services.start_exec(
-            cluster,
-            namespace,
-            pod,
-            body.validated_data["command"],
-            request.user,
-            body.validated_data.get("container", ""),
-        )
+        try:
+            run = services.start_exec(
+                cluster,
+                namespace,
+                pod,
+                body.validated_data["command"],
+                request.user,
+                body.validated_data.get("container", ""),
+            )
+        except execution.InvalidTarget as error:
+            raise ValidationError(error.errors) from None
         run = services.wait_for_exec(run)
         code = status.HTTP_200_OK if run.done else status.HTTP_202_ACCEPTED
         return Response(ExecRunSerializer(run).data, status=code)
 
-    @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
+    @extend_schema(
+        methods=["GET"],
+        operation_id="clusters_rollouts_list",
+        parameters=[
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+        ],
+        responses=RolloutSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=RolloutRequestSerializer,
+        responses={
+            202: RolloutSerializer,
+            409: openapi.detail(409, "Another rollout of this cluster is pending or running."),
+        },
+    )
     @action(detail=True, methods=["post", "get"])
     def rollouts(self, request, pk=None):
         cluster = self.get_object()
@@ -214,7 +276,7 @@ class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
 
 def _plan_or_400(key: str) -> Plan:
-    plan = Plan.objects.filter(**({"pk": key} if key.isdigit() else {"slug": key})).first()
+    plan = Plan.objects.filter(**({"pk": key} if numbers.is_id(key) else {"slug": key})).first()
     if plan is None:
         raise ValidationError({"plan": [f"No plan '{key}'."]})
     return plan
@@ -234,16 +296,24 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         cluster = self.request.query_params.get("cluster")
         plan = self.request.query_params.get("plan")
         if cluster:
-            if not cluster.isdigit():
+            if not numbers.is_id(cluster):
                 raise ValidationError({"cluster": ["A cluster id is a whole number."]})
             queryset = queryset.filter(cluster_id=cluster)
         if plan:
             queryset = (
-                queryset.filter(plan_id=plan) if plan.isdigit() else queryset.filter(plan_slug=plan)
+                queryset.filter(plan_id=plan)
+                if numbers.is_id(plan)
+                else queryset.filter(plan_slug=plan)
             )
         return queryset
 
-    @extend_schema(request=None, responses={202: RolloutSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: RolloutSerializer,
+            409: openapi.detail(409, "Another rollout of this cluster is pending or running."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
         record = self.get_object()
@@ -263,9 +333,21 @@ class PlanRolloutsView(APIView):
 
     write_role = OPERATOR
 
-    @extend_schema(request=FanOutRequestSerializer, responses={202: RolloutSerializer(many=True)})
+    @extend_schema(
+        operation_id="plans_rollouts_create",
+        parameters=[
+            OpenApiParameter("key", str, OpenApiParameter.PATH, description="plan id or slug")
+        ],
+        request=FanOutRequestSerializer,
+        responses={
+            202: responses.FanOutResultSerializer,
+            409: OpenApiResponse(
+                responses.FanOutResultSerializer, "Every cluster named was busy; none started."
+            ),
+        },
+    )
     def post(self, request, key):
-        plan = get_object_or_404(Plan, **({"pk": key} if key.isdigit() else {"slug": key}))
+        plan = get_object_or_404(Plan, **({"pk": key} if numbers.is_id(key) else {"slug": key}))
         body = FanOutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         ids = body.validated_data.get("clusters")

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from planner import ipam, locks, manifests, naming, services, validation
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
 from planner.planspec import PlanSpec
+from railstudio import fields
 
 RESERVED_SLUGS = {"new", "import"}  # page and API routes under /plans/
 
@@ -13,9 +14,16 @@ def _raise(errors: dict) -> None:
         raise serializers.ValidationError(errors)
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(fields.ModelSerializer):
     url = serializers.CharField(source="get_absolute_url", read_only=True)
-    slug = serializers.SlugField(max_length=63, required=False)
+    slug = fields.StrictSlugField(max_length=63, required=False)
+    supernet = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    pod_cidr = fields.CIDRField(max_length=64, required=False)
+    service_cidr = fields.CIDRField(
+        max_length=64, required=False, allow_null=True, allow_blank=True
+    )
+    cni_options = fields.MappingField(required=False)
+    pod_options = fields.MappingField(required=False)
 
     class Meta:
         model = Plan
@@ -155,10 +163,11 @@ class RoutesField(serializers.JSONField):
     """CNI routes [{"dst": CIDR, "gw": address}]; their rules are validation.route_errors'."""
 
 
-class RailSerializer(serializers.ModelSerializer):
-    nad_name = serializers.CharField(max_length=63, required=False, allow_blank=True)
-    resource_name = serializers.CharField(max_length=253, required=False, allow_blank=True)
-    interface_name = serializers.CharField(max_length=15, required=False, allow_blank=True)
+class RailSerializer(fields.ModelSerializer):
+    subnet = fields.CIDRField(max_length=64)
+    nad_name = fields.StrictCharField(max_length=63, required=False, allow_blank=True)
+    resource_name = fields.StrictCharField(max_length=253, required=False, allow_blank=True)
+    interface_name = fields.StrictCharField(max_length=15, required=False, allow_blank=True)
     routes = RoutesField(required=False)
 
     class Meta:
@@ -251,8 +260,8 @@ class RailSerializer(serializers.ModelSerializer):
         return errors
 
 
-class ExclusionSerializer(serializers.ModelSerializer):
-    cidr = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+class ExclusionSerializer(fields.ModelSerializer):
+    cidr = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
 
     class Meta:
         model = Exclusion
@@ -306,8 +315,8 @@ class ExclusionSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class NodeSerializer(serializers.ModelSerializer):
-    labels = serializers.JSONField(required=False)
+class NodeSerializer(fields.ModelSerializer):
+    labels = fields.StringMapField(required=False)
 
     class Meta:
         model = Node
@@ -336,7 +345,7 @@ class NodeSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class NodeNICSerializer(serializers.ModelSerializer):
+class NodeNICSerializer(fields.ModelSerializer):
     class Meta:
         model = NodeNIC
         fields = [
@@ -394,18 +403,18 @@ class NodeNICSerializer(serializers.ModelSerializer):
 
 
 class AllocateSerializer(serializers.Serializer):
-    count = serializers.IntegerField(min_value=1, max_value=100_000)
+    count = fields.StrictIntegerField(min_value=1, max_value=100_000)
     nics = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=fields.StrictIntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         max_length=100_000,
     )
 
 
 class PrefixRequestSerializer(serializers.Serializer):
-    prefix_length = serializers.IntegerField(min_value=1, max_value=128)
-    purpose = serializers.ChoiceField(
+    prefix_length = fields.StrictIntegerField(min_value=1, max_value=128)
+    purpose = fields.StrictChoiceField(
         choices=[c[0] for c in Exclusion._meta.get_field("purpose").choices],
         default="infrastructure",
     )
-    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    note = fields.StrictCharField(max_length=200, required=False, allow_blank=True, default="")

@@ -2,7 +2,13 @@ import yaml
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -10,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from planner import allocation, documents, inventory, ipam, locks, services
+from planner.api import responses
 from planner.api.serializers import (
     AllocateSerializer,
     ExclusionSerializer,
@@ -20,7 +27,7 @@ from planner.api.serializers import (
     RailSerializer,
 )
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
-from railstudio import datalimits, uploads
+from railstudio import datalimits, numbers, openapi, uploads
 from railstudio.parsers import PlainTextParser, SafeJSONParser, YamlTextParser
 
 MAX_AVAILABLE_LIMIT = 10_000
@@ -44,6 +51,32 @@ class AtomicWritesMixin:
             return super().destroy(request, *args, **kwargs)
 
 
+PLAN_KEY = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="plan id or slug", pattern=r"^[a-z0-9-]+$"
+)
+PLAN_DOCUMENT = {
+    "type": "object",
+    "description": "a plan document as `GET /api/plans/{id}/export/?format=json` gives it: "
+    '{"apiVersion", "kind": "RailStudioPlan", "plan": {...}, "rails": [...], "nodes": [...]}, '
+    'or {"document": "<the same as YAML or JSON text>"}',
+}
+
+
+@extend_schema_view(
+    **{
+        name: extend_schema(parameters=[PLAN_KEY])
+        for name in (
+            "retrieve",
+            "update",
+            "partial_update",
+            "destroy",
+            "utilization",
+            "export",
+            "allocate_host_ips",
+            "import_nodes",
+        )
+    }  # fmt: skip
+)
 class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     """Plans, addressable by id or by slug."""
 
@@ -53,11 +86,12 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
 
     def get_object(self):
         key = self.kwargs["pk"]
-        lookup = {"pk": key} if str(key).isdigit() else {"slug": key}
+        lookup = {"pk": key} if numbers.is_id(key) else {"slug": key}
         plan = get_object_or_404(self.get_queryset(), **lookup)
         self.check_object_permissions(self.request, plan)
         return plan
 
+    @extend_schema(responses=responses.UtilizationSerializer)
     @action(detail=True, methods=["get"])
     def utilization(self, request, pk=None):
         plan = self.get_object()
@@ -69,17 +103,36 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             }
         )
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["yaml", "json"])])
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["yaml", "json"], default="yaml")],
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "the plan document"),
+            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, "the plan as YAML"),
+        },
+    )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
+        output = request.query_params.get("format", "yaml")
+        if output not in ("yaml", "json"):
+            raise ValidationError({"format": ["must be yaml or json"]})
         document = documents.export_plan(self.get_object())
-        if request.query_params.get("format", "yaml") == "json":
+        if output == "json":
             return Response(document)
         return HttpResponse(
             yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
             content_type="application/yaml",
         )
 
+    @extend_schema(
+        parameters=[],
+        request={
+            "application/json": PLAN_DOCUMENT,
+            "multipart/form-data": responses.UploadSerializer,
+            "application/yaml": OpenApiTypes.STR,
+            "text/plain": OpenApiTypes.STR,
+        },
+        responses={201: PlanSerializer},
+    )
     @action(
         detail=False,
         methods=["post"],
@@ -94,6 +147,10 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             raise ValidationError(error.errors) from None
         return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=None,
+        responses={200: responses.AllocatedSerializer, 409: openapi.detail(409, "No room.")},
+    )
     @action(detail=True, methods=["post"], url_path="allocate-host-ips")
     def allocate_host_ips(self, request, pk=None):
         plan = self.get_object()
@@ -105,6 +162,15 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             {"allocated": {str(k): v for k, v in given.items()}, "total": sum(given.values())}
         )
 
+    @extend_schema(
+        request={
+            "application/json": responses.InventoryTextSerializer,
+            "multipart/form-data": responses.UploadSerializer,
+            "application/yaml": OpenApiTypes.STR,
+            "text/plain": OpenApiTypes.STR,
+        },
+        responses={200: responses.ImportCountsSerializer},
+    )
     @action(
         detail=True,
         methods=["post"],
@@ -119,8 +185,10 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             text, filename = _upload_text(upload), upload.name
         elif isinstance(request.data, str):
             text, filename = request.data, ""
-        elif hasattr(request.data, "get") and isinstance(request.data.get("text"), str):
-            text, filename = request.data["text"], request.data.get("filename", "")
+        elif isinstance(request.data, dict) and "text" in request.data:
+            body = responses.InventoryTextSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            text, filename = body.validated_data["text"], body.validated_data.get("filename", "")
         else:
             raise ValidationError({"file": ['Upload a CSV or YAML file, or send {"text": ...}.']})
         try:
@@ -166,7 +234,25 @@ class RailViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     serializer_class = RailSerializer
     filterset_fields = ["plan", "index"]
 
-    @extend_schema(parameters=[OpenApiParameter("limit", int)], request=AllocateSerializer)
+    @extend_schema(
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_AVAILABLE_LIMIT},
+                description="how many addresses (default 10)",
+            )
+        ],
+        responses=responses.AvailableIPsSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=AllocateSerializer,
+        responses={
+            201: responses.AllocationsSerializer,
+            409: openapi.detail(409, "The rail has too few free addresses; none were given."),
+        },
+    )
     @action(detail=True, methods=["get", "post"], url_path="available-ips")
     def available_ips(self, request, pk=None):
         rail = self.get_object()
@@ -200,7 +286,24 @@ class RailViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("prefix_length", int)], request=PrefixRequestSerializer
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter(
+                "prefix_length",
+                {"type": "integer", "minimum": 1, "maximum": 128},
+                description="from the rail's own prefix length to 32 (IPv4) or 128 (IPv6); "
+                "default 24",
+            )
+        ],
+        responses=responses.AvailablePrefixSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=PrefixRequestSerializer,
+        responses={
+            201: ExclusionSerializer,
+            409: openapi.detail(409, "No block of that length is free."),
+        },
     )
     @action(detail=True, methods=["get", "post"], url_path="available-prefixes")
     def available_prefixes(self, request, pk=None):
