@@ -20,14 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from planner import findings, highlight, manifests, preflight, yamlio
 from planner.api.manifests import KINDS, BundleError, pod_options, render_kind, safe_preflight
 from planner.models import Plan
-from railstudio import numbers
+from railstudio import numbers, uploads
 from railstudio.roles import VIEWER, has_role
 
 PREVIEW_DEFAULT = 4
 PREVIEW_MAX = 64
 INVALID = 422
 EXCERPT_LINES = 2
-LINT_MAX_UPLOAD = 10 * 1024 * 1024
 MODE_LABELS = {"nad": "NADs", "sriov-operator": "SR-IOV operator"}
 LAYOUT_LABELS = {"per-node": "Per node", "per-numa": "Per NUMA node"}
 
@@ -243,12 +242,10 @@ def _lint_text(request) -> tuple[str, str | None]:
     upload = request.FILES.get("file")
     if upload is None:
         return request.POST.get("yaml", ""), None
-    if upload.size > LINT_MAX_UPLOAD:
-        return "", f"The file is larger than {LINT_MAX_UPLOAD // (1024 * 1024)} MB."
     try:
-        return upload.read().decode("utf-8"), None
-    except UnicodeDecodeError:
-        return "", "The file is not UTF-8 text."
+        return uploads.upload_text(upload), None
+    except uploads.UploadError as error:
+        return "", str(error)
 
 
 def _lint(request, context: dict) -> None:

@@ -43,6 +43,13 @@ class PresentIPAddressField(forms.GenericIPAddressField):
 
 
 class WholeNumberField(forms.IntegerField):
+    """A whole number of 64 bits, as every integer column holds."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -(2**63))
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
     def to_python(self, value):
         if value not in (None, "") and not (
             str(value).isascii() and str(value).lstrip("-").isdigit()
@@ -56,12 +63,15 @@ class IPAddressFilter(filters.CharFilter):
     field_class = PresentIPAddressField
 
 
-@extend_schema_field(OpenApiTypes.INT)
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
+@extend_schema_field(INT64)
 class IntegerFilter(filters.NumberFilter):
     field_class = WholeNumberField
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field(INT64)
 class IdFilter(IntegerFilter):
     """A foreign key by id: a whole number; one that names no row matches nothing."""
 

@@ -4,12 +4,13 @@
 text of more than 4,300 digits. These accept ASCII digits of a bounded length only."""
 
 MAX_DIGITS = 18  # below 2**63
+ID_PATTERN = r"[0-9]{1,18}"  # a row id in a URL
 
 
 def is_id(text) -> bool:
-    """Whether `text` is a row id rather than a slug or a name."""
+    """Whether `text` is a row id rather than a slug or a name (ids fit in 64 bits)."""
     text = str(text)
-    return text.isascii() and text.isdigit()
+    return text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
 
 
 def small_int(text, default=None):

@@ -34,6 +34,8 @@ from railstudio.roles import OPERATOR, VIEWER
 class ClusterViewSet(viewsets.ModelViewSet):
     """Clusters: viewers read; operators register, edit, test, roll out."""
 
+    lookup_value_regex = numbers.ID_PATTERN
+
     queryset = Cluster.objects.prefetch_related("plans")
     serializer_class = ClusterSerializer
     write_role = OPERATOR
@@ -270,6 +272,8 @@ def _snapshot_meta(cluster: Cluster) -> dict:
 class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """An exec run's output, for operators only: `env` can print secrets."""
 
+    lookup_value_regex = numbers.ID_PATTERN
+
     queryset = ExecRun.objects.all()
     serializer_class = ExecRunSerializer
     permission_classes = [OperatorOnly]
@@ -284,6 +288,8 @@ def _plan_or_400(key: str) -> Plan:
 
 class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rollout history: `?cluster=<id>&plan=<id or slug>`."""
+
+    lookup_value_regex = numbers.ID_PATTERN
 
     queryset = Rollout.objects.select_related("cluster", "created_by")
     write_role = OPERATOR

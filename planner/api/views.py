@@ -230,6 +230,7 @@ def _document_from_request(request) -> dict:
 
 
 class RailViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    lookup_value_regex = numbers.ID_PATTERN
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
     filterset_fields = ["plan", "index"]
@@ -362,18 +363,21 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
 
 
 class ExclusionViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    lookup_value_regex = numbers.ID_PATTERN
     queryset = Exclusion.objects.select_related("rail")
     serializer_class = ExclusionSerializer
     filterset_fields = {"rail": ["exact"], "rail__plan": ["exact"], "purpose": ["exact"]}
 
 
 class NodeViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    lookup_value_regex = numbers.ID_PATTERN
     queryset = Node.objects.all()
     serializer_class = NodeSerializer
     filterset_fields = ["plan", "name"]
 
 
 class NodeNICViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    lookup_value_regex = numbers.ID_PATTERN
     queryset = NodeNIC.objects.select_related("node", "rail")
     serializer_class = NodeNICSerializer
     filterset_fields = {
