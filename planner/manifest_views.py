@@ -186,11 +186,19 @@ def manifests_context(plan: Plan, controls: Controls) -> dict:
 
 
 @require_GET
+def highlight_css(request):
+    """Pygments' token colours as a stylesheet (the Content-Security-Policy allows no inline
+    <style>); the same for every page, so browsers may keep it a day."""
+    response = HttpResponse(highlight.css(), content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_GET
 @viewer_required
 def plan_manifests(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
     context = manifests_context(plan, Controls.from_query(request.GET))
-    context["highlight_css"] = highlight.css()
     return _partial_or_page(
         request,
         "planner/manifests/manifests.html",

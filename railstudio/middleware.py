@@ -13,9 +13,12 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
     pages_under_exempt = ("/api/docs/",)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path.startswith(self.exempt_prefixes) and not request.path.startswith(
-            self.pages_under_exempt
-        ):
+        if request.path.startswith(self.pages_under_exempt):
+            # drf-spectacular marks its views login_not_required; here they are pages.
+            if request.user.is_authenticated:
+                return None
+            return self.handle_no_permission(request, view_func)
+        if request.path.startswith(self.exempt_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 
