@@ -75,11 +75,24 @@ class BodySizeLimitMiddleware:
         if length > limit:
             from railstudio.uploads import limit_text
 
+            if length <= DRAIN_FACTOR * limit:
+                _drain(request)
             message = (
                 f"The request body ({length} bytes) is larger than the limit of {limit_text()}."
             )
             return _refusal(request, 413, message)
         return self.get_response(request)
+
+
+DRAIN_FACTOR = 8
+
+
+def _drain(request) -> None:
+    """Read and drop the body (chunk by chunk, nothing kept), so that a client still sending
+    gets the 413 rather than a reset connection. A body past DRAIN_FACTOR x the limit is not
+    read: its connection is dropped with it."""
+    while request.read(1 << 16):
+        pass
 
 
 class RejectNulMiddleware:
