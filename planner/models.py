@@ -33,14 +33,35 @@ class Plan(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    NAME_TEMPLATES = ("nad_name_template", "interface_template")
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        """Saved with new name templates, the rails' stored names follow (Rail.refresh_names)."""
+        templates = tuple(getattr(self, name) for name in self.NAME_TEMPLATES)
+        renamed = getattr(self, "_loaded_templates", templates) != templates
+        super().save(*args, **kwargs)
+        self._loaded_templates = templates
+        if renamed:
+            rails = list(self.rails.all())
+            for rail in rails:
+                rail.refresh_names(self)
+            Rail.objects.bulk_update(rails, ["nad_name", "interface_name"], batch_size=500)
+
     def get_absolute_url(self):
         return reverse("plan-detail", args=[self.slug])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        plan = super().from_db(db, field_names, values)
+        loaded = dict(zip(field_names, values, strict=True))
+        plan._loaded_templates = tuple(loaded.get(name) for name in cls.NAME_TEMPLATES)
+        return plan
 
     def to_spec(self) -> PlanSpec:
         """The plan as plain data for the pure modules. Host IPs become `host` exclusions so

@@ -21,14 +21,6 @@ def create_plan(**fields) -> Plan:
     return plan
 
 
-def refresh_rail_names(plan: Plan) -> None:
-    """Store the rails' effective names again after the plan's name templates changed."""
-    rails = list(plan.rails.all())
-    for rail in rails:
-        rail.refresh_names(plan)
-    Rail.objects.bulk_update(rails, ["nad_name", "interface_name"], batch_size=500)
-
-
 @dataclass(frozen=True)
 class RailState:
     rail: Rail

@@ -133,10 +133,7 @@ class PlanSerializer(fields.ModelSerializer):
 
     def update(self, instance, validated_data):
         locks.lock_plan(instance.pk)
-        plan = super().update(instance, validated_data)
-        if {"nad_name_template", "interface_template"} & validated_data.keys():
-            services.refresh_rail_names(plan)
-        return plan
+        return super().update(instance, validated_data)  # Plan.save renames the rails
 
 
 def naming_slug(name: str) -> str:

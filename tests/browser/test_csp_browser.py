@@ -47,9 +47,9 @@ def test_the_pages_work_under_the_content_security_policy(page, live_server, est
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.add_init_script(LISTEN)
     page.set_viewport_size({"width": 1400, "height": 900})
@@ -100,4 +100,4 @@ def test_the_pages_work_under_the_content_security_policy(page, live_server, est
     screenshot(page, tmp_path, "csp-docs.png", whole_page=False)
     violations.extend(page.evaluate("window.__csp"))
 
-    assert violations == [], '\n'.join(violations)
+    assert violations == [], "\n".join(violations)
