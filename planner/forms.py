@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from planner import ipam
 from planner.models import CNIType, ExclusionPurpose
+from railstudio import numbers
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,18 @@ def typed(post, names) -> dict:
     return {name: post.get(name, "").strip() for name in names if name in post}
 
 
+NUMBER_FIELDS = ("rail_count", "rail_prefix_length")
+
+
 def plan_data(typed_values: dict) -> dict:
-    """Serializer input: blanks of optional CIDRs become null, other blanks are dropped."""
+    """Serializer input, typed as JSON would be: numbers typed as digits become numbers (anything
+    else stays text, for the serializer to refuse by name); blanks of optional CIDRs become
+    null, other blanks are dropped."""
     data = {}
     for name, value in typed_values.items():
-        if value:
+        if value and name in NUMBER_FIELDS:
+            data[name] = numbers.small_int(value, value)
+        elif value:
             data[name] = value
         elif name in OPTIONAL_NULLABLE:
             data[name] = None

@@ -235,9 +235,9 @@ def rail_response(request, rail: Rail, status: int = 200, **state):
 
 
 def save_exclusion(rail: Rail, data: dict) -> tuple[Exclusion | None, dict]:
-    """Validate and create under a lock on the rail, so two edits cannot overlap."""
+    """Validate and create in one transaction: the serializer locks the rail (planner.locks),
+    as on the API, so two edits cannot overlap."""
     with transaction.atomic():
-        Rail.objects.select_for_update().filter(pk=rail.pk).first()
         serializer = ExclusionSerializer(data={**data, "rail": rail.pk})
         if not serializer.is_valid():
             return None, serializer.errors

@@ -4,7 +4,6 @@
 text of more than 4,300 digits. These accept ASCII digits of a bounded length only."""
 
 MAX_DIGITS = 18  # below 2**63
-ID_PATTERN = r"[0-9]{1,18}"  # a row id in a URL
 
 
 def is_id(text) -> bool:

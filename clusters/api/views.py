@@ -27,14 +27,13 @@ from planner import inventory
 from planner.api.responses import ImportCountsSerializer
 from planner.models import Plan
 from railstudio import numbers, openapi
+from railstudio.lookups import IdLookupMixin
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
 
 
-class ClusterViewSet(viewsets.ModelViewSet):
+class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
     """Clusters: viewers read; operators register, edit, test, roll out."""
-
-    lookup_value_regex = numbers.ID_PATTERN
 
     queryset = Cluster.objects.prefetch_related("plans")
     serializer_class = ClusterSerializer
@@ -269,10 +268,8 @@ def _snapshot_meta(cluster: Cluster) -> dict:
     }
 
 
-class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExecRunViewSet(IdLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """An exec run's output, for operators only: `env` can print secrets."""
-
-    lookup_value_regex = numbers.ID_PATTERN
 
     queryset = ExecRun.objects.all()
     serializer_class = ExecRunSerializer
@@ -286,10 +283,10 @@ def _plan_or_400(key: str) -> Plan:
     return plan
 
 
-class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RolloutViewSet(
+    IdLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Rollout history: `?cluster=<id>&plan=<id or slug>`."""
-
-    lookup_value_regex = numbers.ID_PATTERN
 
     queryset = Rollout.objects.select_related("cluster", "created_by")
     write_role = OPERATOR

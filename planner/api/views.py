@@ -28,6 +28,7 @@ from planner.api.serializers import (
 )
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
 from railstudio import datalimits, numbers, openapi, uploads
+from railstudio.lookups import IdLookupMixin
 from railstudio.parsers import PlainTextParser, SafeJSONParser, YamlTextParser
 
 MAX_AVAILABLE_LIMIT = 10_000
@@ -35,8 +36,8 @@ UPLOAD_PARSERS = [SafeJSONParser, MultiPartParser, YamlTextParser, PlainTextPars
 
 
 class AtomicWritesMixin:
-    """Validation and the write in one transaction, so the row locks the serializers take
-    (planner.locks) hold until the write is committed."""
+    # Validation and the write in one transaction, so the row locks the serializers take
+    # (planner.locks) hold until the write is committed.
 
     def create(self, request, *args, **kwargs):
         with transaction.atomic():
@@ -229,8 +230,7 @@ def _document_from_request(request) -> dict:
     return document
 
 
-class RailViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    lookup_value_regex = numbers.ID_PATTERN
+class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
     filterset_fields = ["plan", "index"]
@@ -362,22 +362,19 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-class ExclusionViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    lookup_value_regex = numbers.ID_PATTERN
+class ExclusionViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Exclusion.objects.select_related("rail")
     serializer_class = ExclusionSerializer
     filterset_fields = {"rail": ["exact"], "rail__plan": ["exact"], "purpose": ["exact"]}
 
 
-class NodeViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    lookup_value_regex = numbers.ID_PATTERN
+class NodeViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Node.objects.all()
     serializer_class = NodeSerializer
     filterset_fields = ["plan", "name"]
 
 
-class NodeNICViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    lookup_value_regex = numbers.ID_PATTERN
+class NodeNICViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = NodeNIC.objects.select_related("node", "rail")
     serializer_class = NodeNICSerializer
     filterset_fields = {

@@ -250,7 +250,7 @@ def test_preflight_oddly_shaped_objects_are_a_finding_not_a_500(viewer_api):
         ({"yaml": BROKEN_POD, "facts": {"colour": "blue"}}, "facts", "colour is not a known fact"),
         ({"yaml": BROKEN_POD, "facts": {"nodes": "n1"}}, "facts", "nodes has the wrong type"),
         ({"yaml": BROKEN_POD, "facts": {"nads": [1]}}, "facts", "nads must be a list of mappings"),
-        ({"yaml": BROKEN_POD, "facts": [1]}, "facts", "Expected a dictionary"),
+        ({"yaml": BROKEN_POD, "facts": [1]}, "facts", "Expected a mapping"),
     ],
 )
 def test_preflight_bad_input_is_400_naming_the_field(viewer_api, seed_plan, payload, field, reason):
