@@ -11,6 +11,7 @@ from clusters.failures import describe
 from clusters.kube import Kube
 from clusters.models import ExecRun
 from clusters.rollout import target_for
+from planner import k8snames
 
 ALLOWED = {
     "ip -br addr": ["ip", "-br", "addr"],
@@ -28,6 +29,24 @@ MISSING_TOOL_CODES = {126, 127}
 
 class NotAllowed(ValueError):
     pass
+
+
+class InvalidTarget(NotAllowed):
+    """A namespace, pod or container name the API server would refuse; `errors` by field."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(" ".join(message for messages in errors.values() for message in messages))
+
+
+def target_errors(namespace: str, pod: str, container: str = "") -> dict[str, list[str]]:
+    """The names an exec puts into its API path, checked as the API server checks them."""
+    checks = (
+        ("namespace", k8snames.namespace_error(namespace)),
+        ("pod", k8snames.pod_name_error(pod)),
+        ("container", k8snames.container_name_error(container) if container else None),
+    )
+    return {field: [problem] for field, problem in checks if problem}
 
 
 def normalize(command: str) -> str:

@@ -8,6 +8,7 @@ from django import forms
 from clusters import kubeconfigs
 from clusters.models import ClusterMode
 from planner.models import Plan
+from railstudio import numbers
 
 KUBECONFIG_MAX_BYTES = 1024 * 1024
 FORCE_REASON_NEEDED = "Forcing past preflight errors needs a reason, for the audit record."
@@ -142,7 +143,7 @@ class PlanRolloutForm(RolloutOptionsForm):
                     "The plan is bound to no cluster; bind one on the cluster's page."
                 )
             return clusters
-        cluster = self.plan.clusters.filter(pk=value).first() if value.isdigit() else None
+        cluster = self.plan.clusters.filter(pk=value).first() if numbers.is_id(value) else None
         if cluster is None:
             raise forms.ValidationError(f"No cluster '{value}' is bound to this plan.")
         return [cluster]

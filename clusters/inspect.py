@@ -35,6 +35,7 @@ from planner import ipam, manifests
 from planner.findings import ERROR, INFO, WARNING, Finding
 from planner.planspec import PlanSpec, RailSpec
 from planner.preflight import parse_networks_annotation, quantity
+from railstudio import numbers
 from railstudio.gcpause import collector_paused
 
 _amount = functools.lru_cache(maxsize=4096)(quantity)  # the same few quantities, many times
@@ -391,7 +392,7 @@ def event_order(event: dict, normalised: dict) -> tuple[str, int]:
     """Oldest first: by last time seen, then (timestamps have whole seconds) by the API
     server's resourceVersion when it is a number, as etcd's are."""
     version = str((event.get("metadata") or {}).get("resourceVersion") or "")
-    return normalised["last"] or "", int(version) if version.isdigit() else 0
+    return normalised["last"] or "", numbers.small_int(version, 0)
 
 
 def group_events(events: list[dict]) -> dict[tuple[str, str], list[tuple]]:
@@ -606,7 +607,7 @@ def _nad_info(entry: dict) -> NadInfo | None:
         try:
             loaded = json.loads(config_text)
             config = loaded if _is_dict(loaded) else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             config = {}
     plugins = config.get("plugins")
     plugin = (

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
+from urllib.parse import quote
 
 import orjson
 import urllib3
@@ -28,6 +29,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
 from clusters import exec_plugins, kubeconfig_policy, kubeconfigs
+from planner import k8snames
 from railstudio.gcpause import collector_paused
 
 FIELD_MANAGER = "railstudio"
@@ -292,6 +294,15 @@ def _b64(text: str | None) -> str:
     return base64.b64encode((text or "").encode()).decode()
 
 
+def _segment(name: str) -> str:
+    """A name as one segment of an API path: refused if no API server could hold it ('..',
+    '/'), else percent-quoted. Names are validated at the edge; this is the last line."""
+    problem = k8snames.path_segment_error(name)
+    if problem:
+        raise KubeError(problem, status=400, reason="Invalid")
+    return quote(name, safe="")
+
+
 def _parse(body: bytes | None):
     """JSON, with orjson (a list of thousands of pods is tens of megabytes) and the cyclic
     garbage collector paused for big bodies: that is millions of new objects, and the
@@ -386,7 +397,7 @@ class Kube:
             plural, namespaced = resource.name, resource.namespaced
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         if namespaced and namespace:
-            return f"{prefix}/namespaces/{namespace}/{plural}"
+            return f"{prefix}/namespaces/{_segment(namespace)}/{plural}"
         return f"{prefix}/{plural}"
 
     def _rest(
@@ -428,7 +439,9 @@ class Kube:
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict | None:
         try:
-            return self._rest("GET", f"{self._collection(api_version, kind, namespace)}/{name}")
+            return self._rest(
+                "GET", f"{self._collection(api_version, kind, namespace)}/{_segment(name)}"
+            )
         except KubeError as error:
             if error.status == 404:
                 return None
@@ -457,7 +470,7 @@ class Kube:
     def apply(self, obj: dict, *, dry_run: bool = False, force: bool = True, on_retry=None) -> dict:
         """Server-side apply as field manager `railstudio`."""
         metadata = obj.get("metadata") or {}
-        path = f"{self._collection(obj['apiVersion'], obj['kind'], metadata.get('namespace'))}/{metadata['name']}"
+        path = f"{self._collection(obj['apiVersion'], obj['kind'], metadata.get('namespace'))}/{_segment(metadata['name'])}"
         query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
         if dry_run:
             query.append(("dryRun", "All"))
@@ -482,7 +495,9 @@ class Kube:
         query = [("dryRun", "All")] if dry_run else []
         try:
             self._rest(
-                "DELETE", f"{self._collection(api_version, kind, namespace)}/{name}", query=query
+                "DELETE",
+                f"{self._collection(api_version, kind, namespace)}/{_segment(name)}",
+                query=query,
             )
             return True
         except KubeError as error:
@@ -518,6 +533,7 @@ class Kube:
         """Run a command in a pod over the websocket exec API; returns stdout, stderr, exit code.
 
         `stream()` swaps the client's call_api while it runs, so exec gets its own ApiClient."""
+        _segment(namespace), _segment(pod)  # the client quotes them; '..' it cannot
         exec_api = api_client(self.target)
         try:
             kwargs = {"container": container} if container else {}

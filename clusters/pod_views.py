@@ -25,6 +25,7 @@ from clusters.models import Cluster, ExecRun
 from clusters.views import get_cluster, operator_post, stamp
 from planner.findings import CODES, INFO
 from planner.views import role_required, viewer_required
+from railstudio import numbers
 from railstudio.roles import OPERATOR
 
 PER_PAGE = 100
@@ -95,7 +96,7 @@ def table_poll(request, cluster: Cluster, filters: PodFilters, page: str) -> str
     """The next poll after Refresh: while the last attempt is the one seen when it was queued."""
     since = request.GET.get("since")
     tries = request.GET.get("tries", "")
-    tries = int(tries) if tries.isdigit() else 0
+    tries = numbers.small_int(tries, 0)
     if since is None or since != stamp(cluster.inspect_attempted_at) or tries >= TABLE_POLL_LIMIT:
         return ""
     return table_url(cluster, filters, page=page, since=since, tries=tries + 1)
@@ -218,7 +219,7 @@ def pod_exec(request, pk, namespace, name):
 def exec_run(request, pk, run_id):
     run = execution.give_up_if_abandoned(get_object_or_404(ExecRun, pk=run_id, cluster_id=pk))
     tries = request.GET.get("tries", "")
-    return exec_response(request, run, int(tries) if tries.isdigit() else EXEC_POLL_LIMIT)
+    return exec_response(request, run, numbers.small_int(tries, EXEC_POLL_LIMIT))
 
 
 # ---------------------------------------------------------------------------------------------

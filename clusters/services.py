@@ -191,8 +191,12 @@ def start_rollback(record: Rollout, user, **options) -> Rollout:
 def start_exec(
     cluster: Cluster, namespace: str, pod: str, command: str, user, container: str = ""
 ) -> ExecRun:
-    """Record the run and queue it; QueueUnavailable (the run ends with the reason) when the
-    broker cannot take it."""
+    """Record an allow-listed command for a worker to run and queue it; InvalidTarget (a
+    NotAllowed) for names the API server would refuse, before anything reaches the cluster;
+    QueueUnavailable (the run ends with the reason) when the broker cannot take it."""
+    errors = execution.target_errors(namespace, pod, container)
+    if errors:
+        raise execution.InvalidTarget(errors)
     run = ExecRun.objects.create(
         cluster=cluster, namespace=namespace, pod=pod, command=execution.normalize(command),
         container=container, requested_by=user if user and user.is_authenticated else None,

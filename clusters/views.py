@@ -33,6 +33,7 @@ from clusters import (
 from clusters.models import ACTIVE_STATES, Cluster, Rollout
 from planner.models import Plan
 from planner.views import INVALID, role_required, viewer_required
+from railstudio import numbers
 from railstudio.roles import OPERATOR
 
 CONFLICT = 409
@@ -91,7 +92,7 @@ def poll_state(request, url_name: str, pk: int, current: str) -> Poll:
     since = request.GET.get("since")
     if since is None or since != current:
         return Poll()
-    tries = int(request.GET.get("tries", "0")) if request.GET.get("tries", "").isdigit() else 0
+    tries = numbers.small_int(request.GET.get("tries", ""), 0)
     if tries >= POLL_LIMIT:
         return Poll(timed_out=True)
     return Poll(next_url=poll_url(url_name, pk, since, tries + 1))

@@ -1,8 +1,9 @@
-"""Host-IP allocation: the only writer of NodeNIC.host_ip.
+"""Host-IP allocation: the writer of NodeNIC.host_ip for addresses it picks itself.
 
-Each allocation locks its rail row (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises
-writers by itself), reads the rail's free space as spans, and writes the new addresses in one
-statement batch. The unique constraint (rail, host_ip) is the last line of defence.
+Each allocation locks its rail rows (planner.locks: the row only, rails in index order, never
+the plan), reads the rails' free space as spans, and writes the new addresses in one statement
+batch. A NIC given a host IP by hand (API, import) takes the same rail lock first. The unique
+constraint (rail, host_ip) is the last line of defence: no address is ever handed out twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from planner import ipam
+from planner import ipam, locks
 from planner.models import NodeNIC, Plan, Rail
 
 
@@ -31,10 +32,6 @@ class Allocation:
 
     def to_dict(self) -> dict:
         return {"nic": self.nic_id, "node": self.node, "address": self.address}
-
-
-def _lock(rail_id: int) -> Rail:
-    return Rail.objects.select_for_update().select_related("plan").get(pk=rail_id)
 
 
 def _write(assignments: list[tuple[str, int]]) -> None:
@@ -71,7 +68,7 @@ def allocate_on_rail(
 ) -> list[Allocation]:
     """Give `count` NICs of the rail without a host IP the rail's lowest free addresses."""
     with transaction.atomic():
-        rail = _lock(rail_id)
+        rail = locks.lock_rail(rail_id)
         nics = _unaddressed(rail, nic_ids)
         if len(nics) < count:
             raise NotEnoughNICs(
@@ -87,8 +84,7 @@ def allocate_plan(plan: Plan) -> dict[int, int]:
     """
     given: dict[int, int] = {}
     with transaction.atomic():
-        for rail_id in plan.rails.order_by("index").values_list("pk", flat=True):
-            rail = _lock(rail_id)
+        for rail in locks.lock_plan_rails(plan.pk):
             nics = _unaddressed(rail)
             given[rail.index] = len(_assign(rail, nics, len(nics))) if nics else 0
     return given

@@ -21,6 +21,7 @@ PLAN_FIELDS = (
 )  # fmt: skip
 RAIL_FIELDS = ("index", "subnet", "gateway", "vlan", "range_start", "range_end", "routes")
 NIC_FIELDS = ("pf_name", "pci_address", "numa_node", "vf_count", "rdma_device", "host_ip")
+MAX_RAIL_INDEX = 32767  # Rail.index is a PositiveSmallIntegerField
 
 
 class DocumentError(Exception):
@@ -86,134 +87,152 @@ def _require_list(value, path: str, errors: dict) -> list:
     return value
 
 
+def _plan_part(plan: dict, rail_indexes: set[int], errors: dict) -> dict:
+    """The plan's own fields through the API's PlanSerializer (types, then the same checks);
+    returns its validated data."""
+    from planner.api.serializers import PlanSerializer
+
+    for field in ("name", "slug"):
+        if not plan.get(field):
+            errors.setdefault(f"plan.{field}", []).append("This field is required.")
+    fields = {field: plan[field] for field in PLAN_FIELDS if field in plan}
+    serializer = PlanSerializer(data=fields, context={"rail_indexes": rail_indexes})
+    if serializer.is_valid():
+        return serializer.validated_data
+    for field, messages in serializer.errors.items():
+        errors.setdefault(f"plan.{field}", []).extend(str(message) for message in messages)
+    return {}
+
+
+def _exclusion_span(ex: dict) -> ipam.Span:
+    return ipam.span_of(ex["cidr"]) if ex.get("cidr") else ipam.range_span(ex["start"], ex["end"])
+
+
 def validate_document(doc) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     doc = _require_mapping(doc, "", errors)
     if errors:
         return errors
     if doc.get("kind") not in (None, DOCUMENT_KIND):
-        errors["kind"] = [f"Expected kind {DOCUMENT_KIND}, got {doc.get('kind')!r}."]
+        errors["kind"] = [f"Expected kind {DOCUMENT_KIND}, got {str(doc.get('kind'))[:80]!r}."]
     plan = _require_mapping(doc.get("plan"), "plan", errors)
     if not plan:
         errors.setdefault("plan", ["The document has no plan."])
         return errors
-    for field in ("name", "slug"):
-        if not plan.get(field):
-            errors.setdefault(f"plan.{field}", []).append("This field is required.")
-    slug = plan.get("slug") or ""
-    if slug and naming.dns1123_error(slug):
-        errors.setdefault("plan.slug", []).append(naming.dns1123_error(slug))
-    _errors_for("plan.", validation.plan_errors(plan), errors)
-    if plan.get("name") and Plan.objects.filter(name=plan["name"]).exists():
-        errors.setdefault("plan.name", []).append(f"A plan named '{plan['name']}' already exists.")
-    if slug and Plan.objects.filter(slug=slug).exists():
-        errors.setdefault("plan.slug", []).append(f"A plan with slug '{slug}' already exists.")
-
     rails = _require_list(doc.get("rails"), "rails", errors)
-    neighbours: list[validation.Neighbour] = []
-    for label, field in (("the pod CIDR", "pod_cidr"), ("the service CIDR", "service_cidr")):
-        if plan.get(field):
-            neighbours.append(validation.Neighbour(label, plan[field]))
+    declared = {
+        raw.get("index", position) for position, raw in enumerate(rails) if isinstance(raw, dict)
+    }
+    _plan_part(plan, {index for index in declared if isinstance(index, int)}, errors)
+    layout = _validate_rails(plan, rails, errors)
+    _validate_nodes(doc, layout, errors)
+    return errors
+
+
+def _validate_rails(plan: dict, rails: list, errors: dict) -> dict[int, tuple]:
+    """Rail checks of the API (validation.rail_errors, exclusion_errors) by path; returns each
+    valid rail's (subnet, usable span, exclusion spans, host IPs seen) by index."""
+    neighbours = validation.plan_neighbours(plan)
     taken: dict[str, dict[str, str]] = {"nad_name": {}, "interface_name": {}}
-    indexes = set()
+    layout: dict[int, tuple] = {}
+    indexes: set[int] = set()
     for position, raw in enumerate(rails):
         path = f"rails.{position}."
         rail = _require_mapping(raw, f"rails.{position}", errors)
         index = rail.get("index", position)
-        if not isinstance(index, int) or index < 0 or index in indexes:
-            errors.setdefault(f"{path}index", []).append("Rail indexes are distinct integers >= 0.")
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index <= MAX_RAIL_INDEX
+            or index in indexes
+        ):
+            errors.setdefault(f"{path}index", []).append(
+                f"Rail indexes are distinct whole numbers from 0 to {MAX_RAIL_INDEX}."
+            )
             continue
         indexes.add(index)
         effective = dict(rail)
         for field, template in (
-            ("nad_name", plan.get("nad_name_template", "sriov-rail-{rail}")),
-            ("resource_name", plan.get("resource_name_template", "nvidia.com/rail{rail}_vf")),
-            ("interface_name", plan.get("interface_template", "net{rail+1}")),
+            ("nad_name", plan.get("nad_name_template") or "sriov-rail-{rail}"),
+            ("resource_name", plan.get("resource_name_template") or "nvidia.com/rail{rail}_vf"),
+            ("interface_name", plan.get("interface_template") or "net{rail+1}"),
         ):
-            effective[field] = rail.get(field) or naming.render(template, index)
-        _errors_for(path, validation.rail_errors(effective, neighbours, taken), errors)
-        if rail.get("subnet") and not validation.network_error(rail["subnet"]):
-            neighbours.append(validation.Neighbour(f"rail {index}", rail["subnet"]))
-            others: list[tuple[str, ipam.Span]] = []
-            for ex_pos, raw_ex in enumerate(
-                _require_list(rail.get("exclusions"), f"{path}exclusions", errors)
-            ):
-                ex = _require_mapping(raw_ex, f"{path}exclusions.{ex_pos}", errors)
-                ex_errors = validation.exclusion_errors(ex, rail["subnet"], others)
-                _errors_for(f"{path}exclusions.{ex_pos}.", ex_errors, errors)
-                if not ex_errors:
-                    span = (
-                        ipam.span_of(ex["cidr"])
-                        if ex.get("cidr")
-                        else ipam.range_span(ex["start"], ex["end"])
-                    )
-                    others.append((ex.get("cidr") or f"{ex['start']}-{ex['end']}", span))
-        taken["nad_name"][effective["nad_name"]] = f"rail {index}"
-        taken["interface_name"][effective["interface_name"]] = f"rail {index}"
+            effective[field] = rail.get(field) or (
+                naming.render(template, index) if isinstance(template, str) else ""
+            )
+        rail_errors = validation.rail_errors(effective, neighbours, taken)
+        _errors_for(path, rail_errors, errors)
+        for field in ("nad_name", "interface_name"):
+            if isinstance(effective[field], str):
+                taken[field][effective[field]] = f"rail {index}"
+        if "subnet" in rail_errors:
+            continue
+        neighbours.append(validation.Neighbour(f"rail {index}", rail["subnet"]))
+        others: list[tuple[str, ipam.Span]] = []
+        for ex_pos, raw_ex in enumerate(
+            _require_list(rail.get("exclusions"), f"{path}exclusions", errors)
+        ):
+            ex = _require_mapping(raw_ex, f"{path}exclusions.{ex_pos}", errors)
+            ex_errors = validation.exclusion_errors(ex, rail["subnet"], others)
+            _errors_for(f"{path}exclusions.{ex_pos}.", ex_errors, errors)
+            if not ex_errors:
+                others.append((ex.get("cidr") or f"{ex['start']}-{ex['end']}", _exclusion_span(ex)))
+        if not rail_errors:
+            usable = ipam.usable_span(
+                rail["subnet"], rail.get("range_start"), rail.get("range_end")
+            )
+            layout[index] = (rail["subnet"], usable, [span for _, span in others], set())
+        else:
+            layout[index] = (None, None, [], set())
+    return layout
 
-    rail_layout = {}
-    for position, raw in enumerate(rails):
-        if (
-            isinstance(raw, dict)
-            and raw.get("subnet")
-            and not validation.network_error(raw["subnet"])
-        ):
-            spans = []
-            for ex in raw.get("exclusions") or []:
-                try:
-                    spans.append(
-                        ipam.span_of(ex["cidr"])
-                        if ex.get("cidr")
-                        else ipam.range_span(ex["start"], ex["end"])
-                    )
-                except (ipam.AddressError, KeyError, TypeError):
-                    continue
-            usable = ipam.usable_span(raw["subnet"], raw.get("range_start"), raw.get("range_end"))
-            rail_layout[raw.get("index", position)] = (raw["subnet"], usable, spans, set())
-    nodes = _require_list(doc.get("nodes"), "nodes", errors)
+
+def _validate_nodes(doc: dict, layout: dict[int, tuple], errors: dict) -> None:
+    """Node and NIC checks of the API, and host IPs placed as validation and allocation place
+    them: in the rail's pod range, outside its exclusions, one NIC per address."""
     names = set()
-    for position, raw in enumerate(nodes):
+    for position, raw in enumerate(_require_list(doc.get("nodes"), "nodes", errors)):
         node = _require_mapping(raw, f"nodes.{position}", errors)
         name = node.get("name")
-        if not name or name in names:
+        if not isinstance(name, str) or not name or name in names:
             errors.setdefault(f"nodes.{position}.name", []).append(
-                "Node names are required and unique."
+                "Node names are required, text, and unique."
             )
-        names.add(name)
+        else:
+            names.add(name)
         _errors_for(f"nodes.{position}.", validation.node_errors(node), errors)
         for nic_pos, raw_nic in enumerate(
             _require_list(node.get("nics"), f"nodes.{position}.nics", errors)
         ):
-            nic = _require_mapping(raw_nic, f"nodes.{position}.nics.{nic_pos}", errors)
-            if nic.get("rail") not in indexes:
-                errors.setdefault(f"nodes.{position}.nics.{nic_pos}.rail", []).append(
-                    f"No rail with index {nic.get('rail')!r} in this plan."
+            where = f"nodes.{position}.nics.{nic_pos}."
+            nic = _require_mapping(raw_nic, where[:-1], errors)
+            rail_index = nic.get("rail")
+            if (
+                isinstance(rail_index, bool)
+                or not isinstance(rail_index, int)
+                or (rail_index not in layout)
+            ):
+                errors.setdefault(f"{where}rail", []).append(
+                    f"No rail with index {rail_index!r} in this plan."
+                    if isinstance(rail_index, int | str | None) and len(str(rail_index)) <= 20
+                    else "No rail with that index in this plan."
                 )
                 continue
-            subnet = next(
-                (
-                    r.get("subnet")
-                    for r in rails
-                    if isinstance(r, dict) and r.get("index") == nic["rail"]
-                ),
-                None,
+            subnet, usable, exclusions, used = layout[rail_index]
+            nic_errors = validation.nic_errors(nic, subnet)
+            _errors_for(where, nic_errors, errors)
+            host_ip = nic.get("host_ip")
+            if not (host_ip and subnet) or nic_errors:
+                continue
+            problem = validation.host_ip_placement_error(
+                host_ip, f"rail {rail_index}", usable, exclusions
             )
-            _errors_for(
-                f"nodes.{position}.nics.{nic_pos}.", validation.nic_errors(nic, subnet), errors
-            )
-    return errors
-
-
-def _host_ip_errors(host_ip: str, usable, exclusions: list, used: set) -> dict:
-    ip = int(ipam.parse_ip(host_ip))
-    if usable is None or not usable[0] <= ip <= usable[1]:
-        return {"host_ip": [f"{host_ip} is outside the rail's usable pod range."]}
-    if any(first <= ip <= last for first, last in exclusions):
-        return {"host_ip": [f"{host_ip} is inside an exclusion of the rail."]}
-    if ip in used:
-        return {"host_ip": [f"{host_ip} is given to another NIC on the same rail."]}
-    used.add(ip)
-    return {}
+            ip = int(ipam.parse_ip(host_ip))
+            if problem is None and ip in used:
+                problem = f"{host_ip} is given to another NIC on rail {rail_index}."
+            used.add(ip)
+            if problem:
+                errors.setdefault(f"{where}host_ip", []).append(problem)
 
 
 @transaction.atomic
@@ -222,12 +241,13 @@ def import_plan(doc: dict) -> Plan:
     if errors:
         raise DocumentError(errors)
     plan_data = {field: value for field, value in doc["plan"].items() if field in PLAN_FIELDS}
-    plan = Plan.objects.create(**plan_data)
+    plan = Plan.objects.create(**plan_data)  # every field validated above
     rails_by_index = {}
     for position, entry in enumerate(doc.get("rails") or []):
         fields = {field: entry.get(field) for field in RAIL_FIELDS if field in entry}
         fields.setdefault("index", position)
         fields["routes"] = fields.get("routes") or []
+        fields["subnet"] = str(ipam.parse_network(fields["subnet"]))
         rail = Rail.objects.create(
             plan=plan,
             nad_name_override=entry.get("nad_name") or "",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from planner import ipam
 from planner.models import CNIType, ExclusionPurpose
+from railstudio import numbers
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,18 @@ def typed(post, names) -> dict:
     return {name: post.get(name, "").strip() for name in names if name in post}
 
 
+NUMBER_FIELDS = ("rail_count", "rail_prefix_length")
+
+
 def plan_data(typed_values: dict) -> dict:
-    """Serializer input: blanks of optional CIDRs become null, other blanks are dropped."""
+    """Serializer input, typed as JSON would be: numbers typed as digits become numbers (anything
+    else stays text, for the serializer to refuse by name); blanks of optional CIDRs become
+    null, other blanks are dropped."""
     data = {}
     for name, value in typed_values.items():
-        if value:
+        if value and name in NUMBER_FIELDS:
+            data[name] = numbers.small_int(value, value)
+        elif value:
             data[name] = value
         elif name in OPTIONAL_NULLABLE:
             data[name] = None
@@ -111,7 +119,9 @@ def _address(value: str, name: str, version: int) -> int:
     text = (value or "").strip()
     if not text:
         raise DragError(f"The drag has no {name} address.")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if len(text) > 40:  # an IPv6 address is at most 39 digits
+            raise DragError(f"The {name} address is out of range.")
         return int(text)
     try:
         address = ipam.parse_ip(text)

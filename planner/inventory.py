@@ -13,11 +13,11 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-import yaml
 from django.db import transaction
 
-from planner import ipam, validation
+from planner import ipam, locks, validation
 from planner.models import Node, NodeNIC, Plan
+from railstudio import datalimits
 
 CSV_COLUMNS = (
     "node", "gpu_count", "rail", "pf_name", "pci_address", "numa_node", "vf_count",
@@ -61,6 +61,13 @@ def _int_or_error(value, where: str, field: str, errors: dict):
 
 
 def parse_csv(text: str) -> list[ParsedNode]:
+    try:
+        return _parse_csv(text)
+    except csv.Error as error:
+        raise InventoryError({"file": [f"The CSV cannot be read: {error}."]}) from None
+
+
+def _parse_csv(text: str) -> list[ParsedNode]:
     errors: dict[str, list[str]] = {}
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames or not {"node", "rail"} <= {f.strip() for f in reader.fieldnames}:
@@ -111,8 +118,8 @@ def parse_csv(text: str) -> list[ParsedNode]:
 
 def parse_yaml(text: str) -> list[ParsedNode]:
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        document = datalimits.load_yaml(text)
+    except datalimits.LimitError as error:
         raise InventoryError({"file": [f"Not valid YAML or JSON: {error}"]}) from None
     if isinstance(document, dict):
         document = document.get("nodes")
@@ -135,7 +142,11 @@ def parse_yaml(text: str) -> list[ParsedNode]:
                 continue
             nics.append(ParsedNIC(f"{where}.nics.{nic_pos}", dict(nic)))
         fields = {key: entry[key] for key in ("gpu_count", "labels") if key in entry}
-        nodes.append(ParsedNode(where, str(entry.get("name") or ""), fields, nics))
+        name = entry.get("name")
+        if name is not None and not isinstance(name, str):
+            errors.setdefault(f"{where}.name", []).append("A node name is text.")
+            continue
+        nodes.append(ParsedNode(where, name or "", fields, nics))
     if errors:
         raise InventoryError(errors)
     return nodes
@@ -143,6 +154,8 @@ def parse_yaml(text: str) -> list[ParsedNode]:
 
 def parse(text: str, filename: str = "") -> list[ParsedNode]:
     """CSV when the file says so (name or a header line with commas and no colon), else YAML."""
+    if "\x00" in text:
+        raise InventoryError({"file": ["The text holds NUL characters: is it a binary file?"]})
     head = text.lstrip("\ufeff").lstrip().splitlines()[0] if text.strip() else ""
     is_csv = filename.lower().endswith(".csv") or (
         "," in head and ":" not in head and not head.startswith(("[", "{", "-"))
@@ -150,8 +163,8 @@ def parse(text: str, filename: str = "") -> list[ParsedNode]:
     return parse_csv(text) if is_csv else parse_yaml(text)
 
 
-def validate(plan: Plan, nodes: list[ParsedNode]) -> dict[str, list[str]]:
-    rails = {rail.index: rail for rail in plan.rails.all()}
+def validate(plan: Plan, nodes: list[ParsedNode], rails=None) -> dict[str, list[str]]:
+    rails = {rail.index: rail for rail in (plan.rails.all() if rails is None else rails)}
     errors: dict[str, list[str]] = {}
     host_ips = _HostIPs(plan)
     seen_nodes: set[str] = set()
@@ -162,7 +175,10 @@ def validate(plan: Plan, nodes: list[ParsedNode]) -> dict[str, list[str]]:
         seen_nodes.add(node.name)
         seen_rails: set[int] = set()
         for nic in node.nics:
-            rail = rails.get(nic.data.get("rail"))
+            index = nic.data.get("rail")
+            rail = (
+                rails.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
+            )
             if rail is None:
                 errors.setdefault(f"{nic.where}.rail", []).append(
                     f"No rail with index {nic.data.get('rail')!r} in plan {plan.slug}."
@@ -200,11 +216,12 @@ class _HostIPs:
             usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
             self.spaces[rail.id] = (usable, rail.exclusion_spans())
         usable, exclusions = self.spaces[rail.id]
-        ip = ipam.ip_to_int(host_ip)
-        if usable is None or not usable[0] <= ip <= usable[1]:
-            return f"{host_ip} is outside the usable pod range of rail {rail.index}."
-        if any(first <= ip <= last for first, last in exclusions):
-            return f"{host_ip} is inside an exclusion of rail {rail.index}."
+        problem = validation.host_ip_placement_error(
+            host_ip, f"rail {rail.index}", usable, exclusions
+        )
+        if problem:
+            return problem
+        ip = int(ipam.parse_ip(host_ip))
         holder = self.taken.get((rail.id, ip))
         if holder is not None and holder != node:
             return f"{host_ip} is already the host IP of {holder} on rail {rail.index}."
@@ -214,11 +231,13 @@ class _HostIPs:
 
 @transaction.atomic
 def import_nodes(plan: Plan, nodes: list[ParsedNode]) -> dict[str, int]:
-    """Create or update nodes by name and their NICs by rail; all or nothing."""
-    errors = validate(plan, nodes)
+    """Create or update nodes by name and their NICs by rail; all or nothing. The plan's rails
+    are locked first (planner.locks), so host IPs checked are host IPs written."""
+    locked = locks.lock_plan_rails(plan.pk)
+    errors = validate(plan, nodes, locked)
     if errors:
         raise InventoryError(errors)
-    rails = {rail.index: rail for rail in plan.rails.all()}
+    rails = {rail.index: rail for rail in locked}
     existing = {node.name: node for node in plan.nodes.all()}
     counts = {"nodes_created": 0, "nodes_updated": 0, "nics_created": 0, "nics_updated": 0}
     for parsed in nodes:

@@ -10,4 +10,5 @@ urlpatterns = [
         name="plan-manifests-download",
     ),
     path("lint/", manifest_views.lint, name="lint"),
+    path("highlight.css", manifest_views.highlight_css, name="highlight-css"),
 ]

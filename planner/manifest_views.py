@@ -20,13 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from planner import findings, highlight, manifests, preflight, yamlio
 from planner.api.manifests import KINDS, BundleError, pod_options, render_kind, safe_preflight
 from planner.models import Plan
+from railstudio import numbers, uploads
 from railstudio.roles import VIEWER, has_role
 
 PREVIEW_DEFAULT = 4
 PREVIEW_MAX = 64
 INVALID = 422
 EXCERPT_LINES = 2
-LINT_MAX_UPLOAD = 10 * 1024 * 1024
 MODE_LABELS = {"nad": "NADs", "sriov-operator": "SR-IOV operator"}
 LAYOUT_LABELS = {"per-node": "Per node", "per-numa": "Per NUMA node"}
 
@@ -186,11 +186,19 @@ def manifests_context(plan: Plan, controls: Controls) -> dict:
 
 
 @require_GET
+def highlight_css(request):
+    """Pygments' token colours as a stylesheet (the Content-Security-Policy allows no inline
+    <style>); the same for every page, so browsers may keep it a day."""
+    response = HttpResponse(highlight.css(), content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_GET
 @viewer_required
 def plan_manifests(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
     context = manifests_context(plan, Controls.from_query(request.GET))
-    context["highlight_css"] = highlight.css()
     return _partial_or_page(
         request,
         "planner/manifests/manifests.html",
@@ -213,9 +221,10 @@ def manifests_download(request, slug):
     filename = f"{plan.slug}-{controls.kind}.yaml"
     index = request.GET.get("index", "")
     if index:
-        if not index.isdigit() or int(index) >= len(objects):
+        position = numbers.small_int(index)
+        if position is None or position >= len(objects):
             return HttpResponseBadRequest(f"index must be 0 to {len(objects) - 1}")
-        obj = objects[int(index)]
+        obj = objects[position]
         objects = [obj]
         filename = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
     response = HttpResponse(yamlio.dump_all(objects), content_type="application/yaml")
@@ -241,12 +250,10 @@ def _lint_text(request) -> tuple[str, str | None]:
     upload = request.FILES.get("file")
     if upload is None:
         return request.POST.get("yaml", ""), None
-    if upload.size > LINT_MAX_UPLOAD:
-        return "", f"The file is larger than {LINT_MAX_UPLOAD // (1024 * 1024)} MB."
     try:
-        return upload.read().decode("utf-8"), None
-    except UnicodeDecodeError:
-        return "", "The file is not UTF-8 text."
+        return uploads.upload_text(upload), None
+    except uploads.UploadError as error:
+        return "", str(error)
 
 
 def _lint(request, context: dict) -> None:
@@ -254,7 +261,7 @@ def _lint(request, context: dict) -> None:
     text, error = _lint_text(request)
     context["text"] = text
     plan_key = request.POST.get("plan", "")
-    plan = Plan.objects.filter(pk=plan_key).first() if plan_key.isdigit() else None
+    plan = Plan.objects.filter(pk=plan_key).first() if numbers.is_id(plan_key) else None
     context["plan_id"] = plan.pk if plan else None
     if error:
         context["error"] = error

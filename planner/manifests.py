@@ -93,7 +93,13 @@ def _string_map(value) -> str | None:
 
 
 def _slice_size(value) -> str | None:
-    if isinstance(value, str) and value.startswith("/") and value[1:].isdigit():
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value[1:].isascii()
+        and value[1:].isdigit()
+        and len(value) <= 4
+    ):
         return None
     return 'must be a prefix length such as "/22"'
 
@@ -231,23 +237,58 @@ POD_OPTION_KEYS: dict[str, OptionKey] = {
 }
 
 
-def _parse_rails(value) -> tuple[int, ...] | None | bool:
-    """Rail indexes from "all" / None (-> None), a list, "0,1,2" or "0-3"; False when invalid."""
+MAX_RAIL_SELECTION = 4096  # characters of "0-3,5" text, or items of a list
+
+
+def _parse_rails(value) -> tuple[tuple[int, int], ...] | None | bool:
+    """Rail index spans from "all" / None (-> None), a list, "0,1,2" or "0-3"; False when invalid.
+
+    Spans, not indexes: "0-100000000" costs one tuple. What a selection picks is bounded by the
+    plan's rails (`selected_rails`), never by the numbers in it."""
     if value is None or value == "all":
         return None
     if isinstance(value, list | tuple):
-        if all(isinstance(item, int) and not isinstance(item, bool) for item in value):
-            return tuple(sorted(set(value)))
+        if len(value) <= MAX_RAIL_SELECTION and all(
+            isinstance(item, int) and not isinstance(item, bool) for item in value
+        ):
+            return tuple((item, item) for item in sorted(set(value)))
         return False
-    if isinstance(value, str):
-        indexes: set[int] = set()
+    if isinstance(value, str) and len(value) <= MAX_RAIL_SELECTION:
+        spans = []
         for part in value.split(","):
             low, dash, high = part.strip().partition("-")
-            if not low.isdigit() or (dash and not high.isdigit()):
+            if not (low.isascii() and low.isdigit()) or (
+                dash and not (high.isascii() and high.isdigit())
+            ):
                 return False
-            indexes.update(range(int(low), int(high if dash else low) + 1))
-        return tuple(sorted(indexes))
+            first, last = int(low), int(high if dash else low)
+            if last < first:
+                return False
+            spans.append((first, last))
+        return tuple(spans)
     return False
+
+
+def selected_rails(spans: tuple[tuple[int, int], ...], known) -> tuple[int, ...]:
+    """The plan's rail indexes inside the selection's spans."""
+    return tuple(index for index in sorted(known) if any(a <= index <= b for a, b in spans))
+
+
+def missing_rails(spans: tuple[tuple[int, int], ...], known) -> list[str]:
+    """The parts of a selection naming rails the plan does not have ("9", "12-100000000")."""
+    indexes = sorted(known)
+    missing = []
+    for first, last in spans:
+        cursor = first
+        for index in indexes:
+            if index < cursor or index > last:
+                continue
+            if index > cursor:
+                missing.append((cursor, index - 1))
+            cursor = index + 1
+        if cursor <= last:
+            missing.append((cursor, last))
+    return [str(a) if a == b else f"{a}-{b}" for a, b in sorted(set(missing))]
 
 
 _INT_POD_OPTIONS = ("gpus", "nccl_cross_nic", "replicas")
@@ -263,7 +304,7 @@ def pod_options_from_strings(values: dict[str, str]) -> dict:
         text = str(text).strip()
         if not text:
             continue
-        if key in _INT_POD_OPTIONS and text.lstrip("-").isdigit():
+        if key in _INT_POD_OPTIONS and text.lstrip("-").isdigit() and len(text) <= 18:
             options[key] = int(text)
         elif key == "nccl_env":
             options[key] = text.lower() in _TRUE
@@ -302,6 +343,11 @@ def cni_option_errors(plan: PlanSpec) -> list[str]:
 def pod_option_errors(plan: PlanSpec, options: dict | None = None) -> list[str]:
     """Why pod options (the plan's, overridden by `options`) cannot be rendered."""
     merged = {**(plan.pod_options or {}), **(options or {})}
+    return pod_options_errors(merged, {rail.index for rail in plan.rails})
+
+
+def pod_options_errors(merged: dict, rail_indexes) -> list[str]:
+    """Why pod options cannot be rendered for a plan whose rails have `rail_indexes`."""
     errors = []
     for key, value in merged.items():
         if value is None:
@@ -313,13 +359,24 @@ def pod_option_errors(plan: PlanSpec, options: dict | None = None) -> list[str]:
         problem = spec.check(value)
         if problem:
             errors.append(f"pod option {key} {problem}")
-    rails = _parse_rails(merged.get("rails"))
-    if rails:
-        known = {rail.index for rail in plan.rails}
-        missing = [index for index in rails if index not in known]
-        if missing:
-            errors.append(f"pod option rails names rails the plan does not have: {missing}")
+    errors.extend(rail_selection_errors(merged.get("rails"), rail_indexes))
     return errors
+
+
+def rail_selection_errors(value, known) -> list[str]:
+    """Why a `rails` selection does not fit a plan whose rails have the `known` indexes."""
+    spans = _parse_rails(value)
+    if not spans:
+        return []
+    missing = missing_rails(spans, known)
+    if not missing:
+        return []
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    indexes = sorted(known)
+    have = ", ".join(str(index) for index in indexes[:16]) + (" ..." if len(indexes) > 16 else "")
+    return [
+        f"pod option rails names rails the plan does not have: {shown} (it has {have or 'none'})"
+    ]
 
 
 def cni_options(plan: PlanSpec) -> dict:
@@ -363,7 +420,9 @@ class PodOptions:
         merged = {**(plan.pod_options or {}), **(options or {})}
         values = {key: value for key, value in merged.items() if value is not None}
         if "rails" in merged:
-            values["rails"] = _parse_rails(merged["rails"])
+            spans = _parse_rails(merged["rails"])
+            known = [rail.index for rail in plan.rails]
+            values["rails"] = None if spans is None else selected_rails(spans, known)
         if "command" in values:
             values["command"] = tuple(values["command"])
         known = {item.name for item in fields(cls)}

@@ -33,14 +33,35 @@ class Plan(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    NAME_TEMPLATES = ("nad_name_template", "interface_template")
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        """Saved with new name templates, the rails' stored names follow (Rail.refresh_names)."""
+        templates = tuple(getattr(self, name) for name in self.NAME_TEMPLATES)
+        renamed = getattr(self, "_loaded_templates", templates) != templates
+        super().save(*args, **kwargs)
+        self._loaded_templates = templates
+        if renamed:
+            rails = list(self.rails.all())
+            for rail in rails:
+                rail.refresh_names(self)
+            Rail.objects.bulk_update(rails, ["nad_name", "interface_name"], batch_size=500)
+
     def get_absolute_url(self):
         return reverse("plan-detail", args=[self.slug])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        plan = super().from_db(db, field_names, values)
+        loaded = dict(zip(field_names, values, strict=True))
+        plan._loaded_templates = tuple(loaded.get(name) for name in cls.NAME_TEMPLATES)
+        return plan
 
     def to_spec(self) -> PlanSpec:
         """The plan as plain data for the pure modules. Host IPs become `host` exclusions so
@@ -107,6 +128,14 @@ class Plan(models.Model):
         )
 
 
+class RailQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for rail in objs:
+            rail.refresh_names()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Rail(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="rails")
     index = models.PositiveSmallIntegerField()
@@ -119,30 +148,44 @@ class Rail(models.Model):
     nad_name_override = models.CharField(max_length=63, blank=True)
     resource_name_override = models.CharField(max_length=253, blank=True)
     interface_name_override = models.CharField(max_length=15, blank=True)
+    # The names in effect (the override, else the plan's template), stored so that the database
+    # keeps them unique within the plan. save() and bulk_create() fill them in.
+    nad_name = models.CharField(max_length=253, editable=False)
+    interface_name = models.CharField(max_length=64, editable=False)
+
+    objects = RailQuerySet.as_manager()
 
     class Meta:
         ordering = ["plan", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "index"], name="rail_unique_index_per_plan")
+            models.UniqueConstraint(fields=["plan", "index"], name="rail_unique_index_per_plan"),
+            models.UniqueConstraint(fields=["plan", "subnet"], name="rail_unique_subnet_per_plan"),
+            models.UniqueConstraint(
+                fields=["plan", "nad_name"], name="rail_unique_nad_name_per_plan"
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "interface_name"], name="rail_unique_interface_name_per_plan"
+            ),
         ]
 
     def __str__(self):
         return f"{self.plan.slug} rail {self.index} ({self.subnet})"
 
-    @property
-    def nad_name(self) -> str:
-        return self.nad_name_override or naming.render(self.plan.nad_name_template, self.index)
+    def save(self, *args, **kwargs):
+        self.refresh_names()
+        super().save(*args, **kwargs)
+
+    def refresh_names(self, plan: Plan | None = None) -> None:
+        plan = plan or self.plan
+        self.nad_name = self.nad_name_override or naming.render(plan.nad_name_template, self.index)
+        self.interface_name = self.interface_name_override or naming.render(
+            plan.interface_template, self.index
+        )
 
     @property
     def resource_name(self) -> str:
         return self.resource_name_override or naming.render(
             self.plan.resource_name_template, self.index
-        )
-
-    @property
-    def interface_name(self) -> str:
-        return self.interface_name_override or naming.render(
-            self.plan.interface_template, self.index
         )
 
     def exclusion_spans(self) -> list[ipam.Span]:

@@ -2,8 +2,9 @@
 
 import re
 
+from planner import k8snames
+
 _PLACEHOLDER = re.compile(r"\{rail(?:\s*([+-])\s*(\d+))?\}")
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESOURCE_NAME = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9_.-]+$"
 )
@@ -31,14 +32,8 @@ def template_error(template: str) -> str | None:
 
 
 def dns1123_error(name: str) -> str | None:
-    if len(name) > 63:
-        return f"'{name}' is longer than 63 characters."
-    if not DNS1123_LABEL.match(name):
-        return (
-            f"'{name}' is not a DNS-1123 label: lower case letters, digits and '-', "
-            "starting and ending with a letter or digit."
-        )
-    return None
+    """A DNS-1123 label (k8snames holds the rules for every Kubernetes name)."""
+    return k8snames.label_error(name)
 
 
 def interface_error(name: str) -> str | None:

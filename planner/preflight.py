@@ -22,6 +22,7 @@ import netaddr
 from planner import ipam, manifests, naming
 from planner.findings import ERROR, WARNING, Finding, finding, sort_findings
 from planner.planspec import PlanSpec, RailSpec
+from railstudio import numbers
 
 NETWORKS_ANNOTATION = manifests.NETWORKS_ANNOTATION
 RESOURCE_NAME_ANNOTATION = manifests.RESOURCE_NAME_ANNOTATION
@@ -155,6 +156,8 @@ def _parse_config(text) -> tuple[dict | None, str | None]:
         config = json.loads(text)
     except json.JSONDecodeError as error:
         return None, f"spec.config is not valid JSON ({error.msg} at line {error.lineno})"
+    except RecursionError:
+        return None, "spec.config nests too deeply to be a CNI configuration"
     if not isinstance(config, dict):
         return None, "spec.config must be a JSON object"
     return config, None
@@ -235,6 +238,8 @@ def parse_networks_annotation(value: str) -> list[dict]:
             elements = json.loads(value)
         except json.JSONDecodeError as error:
             raise ValueError(f"not valid JSON ({error.msg} at line {error.lineno})") from None
+        except RecursionError:
+            raise ValueError("the JSON nests too deeply") from None
         if not isinstance(elements, list):
             raise ValueError("the JSON form must be a list of objects")
         attachments = []
@@ -960,7 +965,7 @@ def _check_sriov_network(context: _Context, obj: dict, index: int) -> None:
         context.roce_nads.append(name)
     try:
         ipam_config = json.loads(spec["ipam"]) if spec.get("ipam") else None
-    except (json.JSONDecodeError, TypeError):
+    except (json.JSONDecodeError, TypeError, RecursionError):
         context.add(
             finding(
                 "IPAM_INVALID",
@@ -1413,7 +1418,8 @@ def _numa_key_resource(key, rail_resources: dict[int, str]) -> str | None:
     text = str(key)
     if "/" in text:
         return text
-    return rail_resources.get(int(text)) if text.isdigit() else None
+    index = numbers.small_int(text)
+    return rail_resources.get(index) if index is not None else None
 
 
 def _even_gpus(gpu_count: int | None, resource_numa: dict[str, int]) -> dict[int, int]:

@@ -1,7 +1,10 @@
-"""Field checks for plans, rails and exclusions: pure functions returning {field: [reasons]}.
+"""Field checks for plans, rails, exclusions, nodes and NICs: pure functions returning
+{field: [reasons]}.
 
-Serializers and forms call these with the values being written plus the neighbours they must not
-collide with, so the page and the API give the same errors.
+Serializers (and through them the pages) and both imports call these with the values being
+written plus the neighbours they must not collide with, so every way in gives the same errors.
+A rail has one address family: its range, gateway, exclusions, host IPs and routes are all of
+its subnet's family.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from planner import ipam, naming
+from planner import ipam, k8snames, naming
 
 Errors = dict[str, list[str]]
 _PCI = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
@@ -31,6 +34,30 @@ def network_error(value: str | None, *, strict: bool = True) -> str | None:
     return None
 
 
+def family_error(value, network, what: str = "address") -> str | None:
+    """Why `value` is not an address of `network`'s family, or None."""
+    try:
+        ip = ipam.parse_ip(value)
+    except ipam.AddressError as error:
+        return str(error)
+    if ip.version != network.version:
+        return (
+            f"{value} is an IPv{ip.version} {what} but the rail {network} is "
+            f"IPv{network.version}: every address of a rail is of its family."
+        )
+    return None
+
+
+def address_in_rail_error(value, network) -> str | None:
+    """Why `value` is not an address inside the rail subnet `network` (a parsed IPNetwork)."""
+    problem = family_error(value, network)
+    if problem:
+        return problem
+    if not network.first <= int(ipam.parse_ip(value)) <= network.last:
+        return f"{value} is outside the rail subnet {network}."
+    return None
+
+
 def plan_errors(data: dict) -> Errors:
     errors: Errors = {}
     _add(errors, "namespace", naming.dns1123_error(data.get("namespace", "")))
@@ -48,9 +75,12 @@ def plan_errors(data: dict) -> Errors:
     supernet = data.get("supernet")
     if supernet and "supernet" not in errors and prefix and rail_count:
         try:
-            ipam.carve(supernet, prefix, rail_count)
+            subnets = ipam.carve(supernet, prefix, rail_count)
         except ipam.AddressError as error:
             _add(errors, "supernet", str(error))
+        else:
+            for message in carving_errors(subnets, data)[:3]:
+                _add(errors, "supernet", message)
     if (
         data.get("pod_cidr")
         and data.get("service_cidr")
@@ -74,6 +104,76 @@ class Neighbour:
     cidr: str
 
 
+# Networks no rail may overlap in any plan: what hosts and routers treat specially.
+RESERVED = (
+    Neighbour('"this network" (0.0.0.0/8)', "0.0.0.0/8"),
+    Neighbour("the loopback range", "127.0.0.0/8"),
+    Neighbour("the multicast range", "224.0.0.0/4"),
+    Neighbour("the reserved range (and broadcast)", "240.0.0.0/4"),
+    Neighbour("the unspecified and loopback addresses", "::/127"),
+    Neighbour("the IPv4-mapped range", "::ffff:0:0/96"),
+    Neighbour("the multicast range", "ff00::/8"),
+)
+
+
+def plan_neighbours(data: dict) -> list[Neighbour]:
+    """The plan's networks a rail must not overlap (its pod and service CIDRs)."""
+    found = []
+    for label, field in (("the pod CIDR", "pod_cidr"), ("the service CIDR", "service_cidr")):
+        if data.get(field) and network_error(data[field]) is None:
+            found.append(Neighbour(label, data[field]))
+    return found
+
+
+def carving_errors(subnets: list[str], plan: dict) -> list[str]:
+    """The rail checks for rails carved from a supernet: each against the pod and service CIDRs
+    and the reserved ranges, as a rail added by hand is checked."""
+    neighbours = plan_neighbours(plan)
+    messages = []
+    for index, subnet in enumerate(subnets):
+        for message in rail_errors({"subnet": subnet}, neighbours).get("subnet", []):
+            messages.append(f"Rail {index} would be {subnet}: {message}")
+    return messages
+
+
+def route_errors(routes, network) -> list[str]:
+    """Routes are [{"dst": CIDR, "gw": address}]: dst of the rail's family, gw (optional, as in
+    CNI) inside the rail subnet."""
+    if routes in (None, ""):
+        return []
+    if not isinstance(routes, list):
+        return ['Routes are a list of {"dst": CIDR, "gw": address} objects.']
+    errors = []
+    for position, route in enumerate(routes):
+        where = f"route {position}"
+        if not isinstance(route, dict):
+            errors.append(f'{where} is not an object such as {{"dst": "10.0.0.0/8"}}.')
+            continue
+        unknown = sorted(str(key) for key in route if key not in ("dst", "gw"))
+        if unknown:
+            errors.append(f"{where} has unknown keys {', '.join(unknown)} (only dst and gw).")
+        dst, gw = route.get("dst"), route.get("gw")
+        if not isinstance(dst, str) or not dst:
+            errors.append(f"{where} needs a destination CIDR in dst.")
+        else:
+            problem = network_error(dst)
+            if problem is None and ipam.parse_network(dst).version != network.version:
+                problem = f"{dst} is not IPv{network.version}, the rail's family."
+            if problem:
+                errors.append(f"{where}: {problem}")
+        if gw is not None:
+            problem = (
+                address_in_rail_error(gw, network)
+                if isinstance(gw, str)
+                else "gw must be an address text."
+            )
+            if problem:
+                errors.append(f"{where} gateway: {problem}")
+        if len(errors) >= 10:
+            break
+    return errors
+
+
 def rail_errors(
     data: dict, neighbours: Iterable[Neighbour] = (), taken_names: dict | None = None
 ) -> Errors:
@@ -94,24 +194,20 @@ def rail_errors(
                 f"A /{network.prefixlen} has no address whereabouts can use "
                 "(it needs network+1 .. broadcast-1); use /30 or larger.",
             )
-        for neighbour in neighbours:
+        for neighbour in (*neighbours, *RESERVED):
             if (
                 neighbour.cidr
                 and network_error(neighbour.cidr) is None
+                and ipam.parse_network(neighbour.cidr).version == network.version
                 and ipam.overlaps(subnet_span, ipam.span_of(neighbour.cidr))
             ):
                 _add(errors, "subnet", f"{subnet} overlaps {neighbour.label} ({neighbour.cidr}).")
         for field in ("gateway", "range_start", "range_end"):
             value = data.get(field)
-            if not value:
-                continue
-            try:
-                ip = int(ipam.parse_ip(value))
-            except ipam.AddressError as error:
-                _add(errors, field, str(error))
-                continue
-            if not ipam.contains(subnet_span, (ip, ip)):
-                _add(errors, field, f"{value} is outside the rail subnet {subnet}.")
+            if value:
+                _add(errors, field, address_in_rail_error(value, network))
+        for message in route_errors(data.get("routes"), network):
+            _add(errors, "routes", message)
         start, end = data.get("range_start"), data.get("range_end")
         if start and end and "range_start" not in errors and "range_end" not in errors:
             if int(ipam.parse_ip(start)) > int(ipam.parse_ip(end)):
@@ -127,14 +223,18 @@ def rail_errors(
         ):
             _add(errors, "range_start", "The pod range has no usable address.")
     vlan = data.get("vlan")
-    if vlan is not None and not 0 <= vlan <= 4094:
-        _add(errors, "vlan", "A VLAN id is between 0 and 4094.")
-    if data.get("nad_name") is not None:
-        _add(errors, "nad_name", naming.dns1123_error(data["nad_name"]))
-    if data.get("interface_name") is not None:
-        _add(errors, "interface_name", naming.interface_error(data["interface_name"]))
-    if data.get("resource_name") is not None:
-        _add(errors, "resource_name", naming.resource_error(data["resource_name"]))
+    if vlan is not None and (
+        not isinstance(vlan, int) or isinstance(vlan, bool) or not 0 <= vlan <= 4094
+    ):
+        _add(errors, "vlan", "A VLAN id is a whole number between 0 and 4094.")
+    for field, check in (
+        ("nad_name", k8snames.nad_name_error),
+        ("interface_name", naming.interface_error),
+        ("resource_name", naming.resource_error),
+    ):
+        value = data.get(field)
+        if value is not None:
+            _add(errors, field, check(value) if isinstance(value, str) else "Expected text.")
     for field, names in (taken_names or {}).items():
         value = data.get(field)
         if value and value in names:
@@ -175,7 +275,17 @@ def exclusion_errors(
         return errors
     field = "cidr" if cidr else "start"
     label = cidr or f"{start}-{end}"
-    subnet_span = ipam.span_of(rail_subnet)
+    network = ipam.parse_network(rail_subnet)
+    version = ipam.parse_network(cidr).version if cidr else ipam.parse_ip(start).version
+    if version != network.version:
+        _add(
+            errors,
+            field,
+            f"{label} is IPv{version} but the rail {network} is IPv{network.version}: every "
+            "address of a rail is of its family.",
+        )
+        return errors
+    subnet_span = (int(network.first), int(network.last))
     if not ipam.contains(subnet_span, span):
         _add(errors, field, f"{label} is outside the rail subnet {rail_subnet}.")
     for other_label, other_span in others:
@@ -186,17 +296,24 @@ def exclusion_errors(
 
 
 PCI_ADDRESS_HINT = "a PCI address such as 0000:1a:00.0"
+MAX_NUMA_NODE = 1023  # Linux's limit (CONFIG_NODES_SHIFT=10)
 
 
 def nic_errors(data: dict, rail_subnet: str | None = None) -> Errors:
     errors: Errors = {}
     numa = data.get("numa_node")
-    if numa is not None and (not isinstance(numa, int) or isinstance(numa, bool) or numa < 0):
-        _add(errors, "numa_node", "The NUMA node is a whole number >= 0.")
+    if numa is not None and (
+        not isinstance(numa, int) or isinstance(numa, bool) or not 0 <= numa <= MAX_NUMA_NODE
+    ):
+        _add(errors, "numa_node", f"The NUMA node is a whole number from 0 to {MAX_NUMA_NODE}.")
     vfs = data.get("vf_count", 1)
     if not isinstance(vfs, int) or isinstance(vfs, bool) or not 0 <= vfs <= 256:
         _add(errors, "vf_count", "The VF count is a whole number from 0 to 256.")
     pf_name = data.get("pf_name") or ""
+    for field in ("pf_name", "rdma_device", "pci_address"):
+        if not isinstance(data.get(field) or "", str):
+            _add(errors, field, "Expected text.")
+            return errors
     if pf_name:
         _add(errors, "pf_name", naming.interface_error(pf_name) if pf_name != "eth0" else None)
     rdma = data.get("rdma_device") or ""
@@ -207,14 +324,31 @@ def nic_errors(data: dict, rail_subnet: str | None = None) -> Errors:
         _add(errors, "pci_address", f"'{pci}' is not {PCI_ADDRESS_HINT}.")
     host_ip = data.get("host_ip")
     if host_ip:
-        try:
-            ip = int(ipam.parse_ip(host_ip))
-        except ipam.AddressError as error:
-            _add(errors, "host_ip", str(error))
+        if not isinstance(host_ip, str):
+            _add(errors, "host_ip", "A host IP is an address text such as 10.50.0.10.")
+        elif rail_subnet:
+            _add(errors, "host_ip", address_in_rail_error(host_ip, ipam.parse_network(rail_subnet)))
         else:
-            if rail_subnet and not ipam.contains(ipam.span_of(rail_subnet), (ip, ip)):
-                _add(errors, "host_ip", f"{host_ip} is outside the rail subnet {rail_subnet}.")
+            try:
+                ipam.parse_ip(host_ip)
+            except ipam.AddressError as error:
+                _add(errors, "host_ip", str(error))
     return errors
+
+
+def host_ip_placement_error(host_ip: str, rail_label: str, usable, exclusions) -> str | None:
+    """A host IP (already checked by nic_errors) must lie in the rail's usable pod range and
+    outside its exclusions: whereabouts then never hands it to a pod (it is written into the
+    NADs' exclude list). Uniqueness per rail is the caller's part."""
+    ip = int(ipam.parse_ip(host_ip))
+    if usable is None or not usable[0] <= ip <= usable[1]:
+        return (
+            f"{host_ip} is outside the usable pod range of {rail_label}: network and broadcast "
+            "addresses, and addresses outside range_start..range_end, are not usable."
+        )
+    if any(first <= ip <= last for first, last in exclusions):
+        return f"{host_ip} is inside an exclusion of {rail_label}."
+    return None
 
 
 def node_errors(data: dict) -> Errors:

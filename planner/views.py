@@ -22,12 +22,12 @@ from django.views.decorators.http import require_POST
 from planner import allocation, forms, inventory, ipam, services, svg
 from planner.api.serializers import ExclusionSerializer, PlanSerializer
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from railstudio import db_errors, uploads
 from railstudio.roles import PLANNER, VIEWER, has_role
 
 EXCLUSION_LIST_LIMIT = 100
 NODES_PER_PAGE = 50
 IMPORT_ERROR_LIMIT = 200
-IMPORT_MAX_BYTES = 20 * 1024 * 1024
 DUPLICATE_HOST_IP = (
     "Two NICs on the same rail would share a host IP (in this file, or with a NIC already "
     "in the plan); a host IP is unique per rail. Nothing was imported."
@@ -235,9 +235,9 @@ def rail_response(request, rail: Rail, status: int = 200, **state):
 
 
 def save_exclusion(rail: Rail, data: dict) -> tuple[Exclusion | None, dict]:
-    """Validate and create under a lock on the rail, so two edits cannot overlap."""
+    """Validate and create in one transaction: the serializer locks the rail (planner.locks),
+    as on the API, so two edits cannot overlap."""
     with transaction.atomic():
-        Rail.objects.select_for_update().filter(pk=rail.pk).first()
         serializer = ExclusionSerializer(data={**data, "rail": rail.pk})
         if not serializer.is_valid():
             return None, serializer.errors
@@ -328,11 +328,10 @@ def plan_nodes(request, slug):
 def _inventory_text(request) -> tuple[str, str]:
     upload = request.FILES.get("file")
     if upload is not None:
-        if upload.size > IMPORT_MAX_BYTES:
-            raise inventory.InventoryError(
-                {"file": [f"The file is larger than {IMPORT_MAX_BYTES // 2**20} MB."]}
-            )
-        return upload.read().decode("utf-8", errors="replace"), upload.name
+        try:
+            return uploads.upload_text(upload), upload.name
+        except uploads.UploadError as error:
+            raise inventory.InventoryError({"file": [str(error)]}) from None
     text = request.POST.get("text", "")
     if not text.strip():
         raise inventory.InventoryError(
@@ -353,10 +352,10 @@ def node_import(request, slug):
         counts = inventory.import_nodes(plan, inventory.parse(text, filename))
     except inventory.InventoryError as error:
         problems = _import_errors(error.errors)
-    except IntegrityError:  # inventory.validate does not check host IPs against each other
+    except IntegrityError:  # a write that raced this import past its checks
         problems = [("host_ip", DUPLICATE_HOST_IP)]
-    except DatabaseError as error:  # e.g. a value longer than its column on PostgreSQL
-        problems = [("file", f"The database refused the import: {error}")]
+    except DatabaseError as error:  # no validator saw it: say what, never the database's text
+        problems = [("file", db_errors.describe(error).message)]
     else:
         messages.success(
             request,

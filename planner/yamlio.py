@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import yaml
 
+from railstudio import datalimits
+
 DEFAULT_MAX_CHARS = 10_000_000
 
 
@@ -122,10 +124,16 @@ def load_documents(text: str, max_chars: int | None = DEFAULT_MAX_CHARS) -> list
             line = node.start_mark.line + 1 if node is not None else None
             data = loader.construct_document(node) if node is not None else None
             if data is not None:
+                try:
+                    datalimits.check(data)
+                except datalimits.LimitError as error:
+                    raise YamlInputError(str(error), index, line) from None
                 objects.extend(_check_object(data, index, line))
             index += 1
     except yaml.YAMLError as error:
         raise _yaml_error(error, index) from None
+    except RecursionError:
+        raise YamlInputError(f"the data nests deeper than {datalimits.MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
     return objects

@@ -55,3 +55,32 @@ def filesystem_broker_dir() -> Path:
     for sub in ("in", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def integer(name: str, default: int, low: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, not {raw!r}.")
+    return int(raw)
+
+
+def fernet_keys_error(value: str) -> str | None:
+    """Why RAILSTUDIO_CREDENTIALS_KEY cannot be used, or None: one or more comma-separated
+    Fernet keys (32 url-safe base64-encoded bytes each), newest first."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        return "it holds no key."
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            return (
+                f"key {position} of {len(keys)} is not a Fernet key (32 url-safe base64-encoded "
+                'bytes); make one with: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"'
+            )
+    return None

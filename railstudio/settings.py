@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from railstudio import env
 
@@ -15,6 +16,30 @@ SECRET_KEY = env.secret_key()
 DEBUG = env.flag("DEBUG")
 ALLOWED_HOSTS = env.csv_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env.csv_list("CSRF_TRUSTED_ORIGINS", "")
+
+# A malformed key refuses here, at start (web, worker, manage.py), not at the first rollout.
+_credentials_key = os.environ.get("RAILSTUDIO_CREDENTIALS_KEY", "").strip()
+if _credentials_key and (_problem := env.fernet_keys_error(_credentials_key)):
+    raise ImproperlyConfigured(f"RAILSTUDIO_CREDENTIALS_KEY: {_problem}")
+
+# One limit for every request body: API parsers, page forms and uploads (413 above it).
+MAX_BODY_BYTES = env.integer("RAILSTUDIO_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+# Behind HTTPS (RAILSTUDIO_HTTPS=1): HSTS, secure cookies, redirect http -> https.
+HTTPS = env.flag("RAILSTUDIO_HTTPS")
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the pod network
+    SECURE_HSTS_SECONDS = env.integer("RAILSTUDIO_HSTS_SECONDS", 31_536_000, low=1)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+if env.flag("RAILSTUDIO_TRUST_X_FORWARDED_PROTO"):
+    # Only behind a proxy that sets the header itself (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -30,6 +55,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "railstudio",
     "planner",
     "clusters",
@@ -37,6 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "railstudio.middleware.BodySizeLimitMiddleware",
+    "railstudio.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,7 +76,41 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "railstudio.middleware.LoginRequiredMiddleware",
     "railstudio.middleware.QueueUnavailableMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username/address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock
+# that pair out for LOGIN_LOCKOUT_MINUTES; a good login resets the count.
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, low=1)
+AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", 15, low=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Content-Security-Policy: scripts and styles only from our own static files (htmx included);
+# no inline script anywhere. Inline style attributes (bar widths) are allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "railstudio.urls"
 
@@ -118,7 +181,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["railstudio.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": ["railstudio.filters.StrictFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["railstudio.parsers.SafeJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "railstudio.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "railstudio.api_errors.exception_handler",
@@ -127,6 +191,12 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {
+        "ClusterModeEnum": "clusters.models.ClusterMode",
+        "ValidationModeEnum": "clusters.models.ValidationMode",
+        "RolloutStateEnum": "clusters.models.RolloutState",
+        "ValidationStateEnum": "clusters.models.ValidationState",
+    },
     "TITLE": "Rail Studio API",
     "DESCRIPTION": "Plan rail IP space, render NADs and pods, roll out and inspect multi-rail RDMA networks.",
     "VERSION": "0.1.0",
@@ -135,6 +205,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "railstudio.openapi.add_error_responses",
+    ],
+    # The schema is for logged-in users and token holders, as every page is.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_AUTHENTICATION": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under var/ so a real worker

@@ -2,13 +2,15 @@ from rest_framework import serializers
 
 from clusters import execution
 from clusters.models import Cluster, ExecRun, Rollout, RolloutObject
+from planner import k8snames
 from planner.models import Plan
+from railstudio import fields, numbers
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class ClusterSerializer(fields.ModelSerializer):
     """Credentials go in (kubeconfig, write-only) and never come out."""
 
-    kubeconfig = serializers.CharField(
+    kubeconfig = fields.StrictCharField(
         trim_whitespace=False,
         write_only=True,
         required=False,
@@ -33,8 +35,14 @@ class ClusterSerializer(serializers.ModelSerializer):
             "drift_checked_at", "created_at",
         ]  # fmt: skip
 
+    def to_internal_value(self, data):
+        plans = data.get("plans", []) if isinstance(data, dict) else []
+        if not isinstance(plans, list) or not all(isinstance(slug, str) for slug in plans):
+            raise serializers.ValidationError({"plans": ["Expected a list of plan slugs."]})
+        return super().to_internal_value(data)
 
-class RolloutObjectSerializer(serializers.ModelSerializer):
+
+class RolloutObjectSerializer(fields.ModelSerializer):
     class Meta:
         model = RolloutObject
         fields = [
@@ -50,7 +58,7 @@ class RolloutObjectSerializer(serializers.ModelSerializer):
         ]
 
 
-class RolloutSerializer(serializers.ModelSerializer):
+class RolloutSerializer(fields.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     cancelled_by = serializers.CharField(
@@ -81,19 +89,23 @@ class RolloutDetailSerializer(RolloutSerializer):
 
 
 class RolloutRequestSerializer(serializers.Serializer):
-    plan = serializers.CharField(help_text="plan id or slug")
-    dry_run = serializers.BooleanField(default=False)
-    prune = serializers.BooleanField(default=False)
-    force = serializers.BooleanField(default=False)
-    force_reason = serializers.CharField(required=False, allow_blank=True, default="")
-    adopt = serializers.BooleanField(
+    plan = fields.PlanKeyField(help_text="plan id or slug", max_length=63)
+    dry_run = fields.StrictBooleanField(default=False)
+    prune = fields.StrictBooleanField(default=False)
+    force = fields.StrictBooleanField(default=False)
+    force_reason = fields.StrictCharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
+    adopt = fields.StrictBooleanField(
         default=False,
         help_text="take over live objects Rail Studio did not make (never another plan's)",
     )
-    adopt_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    adopt_reason = fields.StrictCharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
 
     def validate_plan(self, value):
-        lookup = {"pk": value} if str(value).isdigit() else {"slug": value}
+        lookup = {"pk": value} if numbers.is_id(value) else {"slug": value}
         plan = Plan.objects.filter(**lookup).first()
         if plan is None:
             raise serializers.ValidationError(f"No plan '{value}'.")
@@ -139,17 +151,29 @@ class RollbackRequestSerializer(serializers.Serializer):
 
 class FanOutRequestSerializer(serializers.Serializer):
     clusters = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=fields.StrictIntegerField(min_value=1),
         required=False,
         help_text="cluster ids; default: every cluster bound to the plan",
     )
-    dry_run = serializers.BooleanField(default=False)
-    prune = serializers.BooleanField(default=False)
+    dry_run = fields.StrictBooleanField(default=False)
+    prune = fields.StrictBooleanField(default=False)
 
 
 class ExecRequestSerializer(serializers.Serializer):
-    command = serializers.CharField(help_text="one of: " + ", ".join(execution.ALLOWED))
-    container = serializers.CharField(required=False, allow_blank=True, default="")
+    command = fields.StrictCharField(help_text="one of: " + ", ".join(execution.ALLOWED))
+    container = fields.StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=k8snames.LABEL_MAX,
+        help_text="container name (a DNS-1123 label); default: the pod's first container",
+    )
+
+    def validate_container(self, value):
+        problem = k8snames.container_name_error(value) if value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_command(self, value):
         try:
@@ -158,7 +182,7 @@ class ExecRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(error)) from None
 
 
-class ExecRunSerializer(serializers.ModelSerializer):
+class ExecRunSerializer(fields.ModelSerializer):
     class Meta:
         model = ExecRun
         fields = [

@@ -1,11 +1,11 @@
 import re
 
-import django_filters
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters import discovery, execution, liveness, rollbacks, rollout, services, snapshots, tasks
+from clusters.api import responses
 from clusters.api.serializers import (
     ClusterSerializer,
     ExecRequestSerializer,
@@ -26,15 +27,18 @@ from clusters.api.serializers import (
 from clusters.models import Cluster, ExecRun, Rollout
 from planner import inventory
 from planner.api.filters import PlanFilter, plan_named
+from planner.api.responses import ImportCountsSerializer
 from planner.models import Plan
-from railstudio.filters import pagination_params, reject_unknown
+from railstudio import numbers, openapi
+from railstudio.filters import FilterSet, pagination_params, reject_unknown
+from railstudio.lookups import IdLookupMixin
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
 
 ROLLOUT_RELATED = ("cluster", "created_by", "rollback_of", "cancelled_by")
 
 
-class ClusterFilter(django_filters.FilterSet):
+class ClusterFilter(FilterSet):
     plan = PlanFilter(field_name="plans")  # clusters a plan (id or slug) is bound to
 
     class Meta:
@@ -42,7 +46,7 @@ class ClusterFilter(django_filters.FilterSet):
         fields = ["name", "is_lab", "drifted", "reachable", "plan"]
 
 
-class ClusterViewSet(viewsets.ModelViewSet):
+class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
     """Clusters: viewers read; operators register, edit, test, roll out."""
 
     queryset = Cluster.objects.prefetch_related("plans")
@@ -80,7 +84,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
         data.pop("kubeconfig", None)
         serializer.save()
 
-    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk=None):
         cluster = self.get_object()
@@ -89,7 +95,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "test-connection", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @extend_schema(
+        request=None,
+        responses={202: responses.DriftCheckQueuedSerializer, 503: openapi.detail(503)},
+    )
     @action(detail=True, methods=["post"], url_path="drift-check")
     def drift_check(self, request, pk=None):
         """Compare the cluster's live NADs with each bound plan's last applied revision (a
@@ -107,7 +116,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
         cluster = self.get_object()
@@ -116,6 +127,10 @@ class ClusterViewSet(viewsets.ModelViewSet):
             {"queued": "discover", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
         )
 
+    @extend_schema(
+        parameters=[OpenApiParameter("plan", str, description="plan id or slug: add the diff")],
+        responses=responses.DiscoverySerializer,
+    )
     @action(detail=True, methods=["get"])
     def discovery(self, request, pk=None):
         """What node discovery found; with `?plan=<id or slug>`, the planned-vs-discovered diff."""
@@ -128,12 +143,17 @@ class ClusterViewSet(viewsets.ModelViewSet):
             body["diff"] = discovery.compare(plan.to_spec(), cluster.discovery)
         return Response(body)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=responses.DiscoveryImportSerializer,
+        responses=ImportCountsSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="discovery/import")
     def import_discovery(self, request, pk=None):
         """Write the discovered nodes and NICs into a plan's inventory (`{"plan": ...}`)."""
         cluster = self.get_object()
-        plan = plan_named(str(request.data.get("plan", "")))
+        body = responses.DiscoveryImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        plan = plan_named(body.validated_data["plan"])
         if not cluster.discovery:
             raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
         documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
@@ -143,7 +163,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
             raise ValidationError(error.errors) from None
         return Response(counts)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        request=None, responses={202: responses.QueuedSerializer, 503: openapi.detail(503)}
+    )
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         """Take a new pod-inspection snapshot (a Celery task)."""
@@ -154,11 +176,15 @@ class ClusterViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(
+        operation_id="clusters_pods_list",
         parameters=[
             OpenApiParameter("namespace", str),
             OpenApiParameter("node", str),
             OpenApiParameter("problem", str, description="any | none | a finding code"),
-        ]
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+        ],
+        responses=responses.PodPageSerializer,
     )
     @action(detail=True, methods=["get"])
     def pods(self, request, pk=None):
@@ -187,6 +213,14 @@ class ClusterViewSet(viewsets.ModelViewSet):
         response.data["snapshot"] = _snapshot_meta(cluster)
         return response
 
+    @extend_schema(
+        operation_id="clusters_pod_retrieve",
+        parameters=[
+            OpenApiParameter("namespace", str, OpenApiParameter.PATH),
+            OpenApiParameter("pod", str, OpenApiParameter.PATH),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, responses.POD_REPORT)},
+    )
     @action(detail=True, methods=["get"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)")
     def pod(self, request, pk=None, namespace=None, pod=None):
         """One pod: interfaces, comparison with the plan, diagnosis."""
@@ -195,7 +229,20 @@ class ClusterViewSet(viewsets.ModelViewSet):
         return Response({**row.report, "snapshot": _snapshot_meta(cluster)})
 
     @extend_schema(
-        request=ExecRequestSerializer, responses={200: ExecRunSerializer, 202: ExecRunSerializer}
+        parameters=[
+            OpenApiParameter(
+                "namespace", str, OpenApiParameter.PATH, description="a DNS-1123 label"
+            ),
+            OpenApiParameter("pod", str, OpenApiParameter.PATH, description="a DNS-1123 subdomain"),
+        ],
+        request=ExecRequestSerializer,
+        responses={
+            200: ExecRunSerializer,
+            202: OpenApiResponse(
+                ExecRunSerializer, "Queued: poll the run's url (/api/exec-runs/{id}/)."
+            ),
+            503: openapi.detail(503),
+        },
     )
     @action(
         detail=True, methods=["post"], url_path=r"pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/exec"
@@ -208,21 +255,40 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         body = ExecRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run = services.start_exec(
-            cluster,
-            namespace,
-            pod,
-            body.validated_data["command"],
-            request.user,
-            body.validated_data.get("container", ""),
-        )
+        try:
+            run = services.start_exec(
+                cluster,
+                namespace,
+                pod,
+                body.validated_data["command"],
+                request.user,
+                body.validated_data.get("container", ""),
+            )
+        except execution.InvalidTarget as error:
+            raise ValidationError(error.errors) from None
         run.refresh_from_db()
         code = status.HTTP_200_OK if run.done else status.HTTP_202_ACCEPTED
         url = request.build_absolute_uri(reverse("api-exec-run-detail", args=[run.pk]))
         body = {**ExecRunSerializer(run).data, "url": url}
         return Response(body, status=code, headers={"Location": url})
 
-    @extend_schema(request=RolloutRequestSerializer, responses={202: RolloutSerializer})
+    @extend_schema(
+        methods=["GET"],
+        operation_id="clusters_rollouts_list",
+        parameters=[
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+        ],
+        responses=RolloutSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=RolloutRequestSerializer,
+        responses={
+            202: RolloutSerializer,
+            409: openapi.detail(409, "Another rollout of this cluster is pending or running."),
+        },
+    )
     @action(detail=True, methods=["post", "get"])
     def rollouts(self, request, pk=None):
         cluster = self.get_object()
@@ -252,7 +318,7 @@ def _snapshot_meta(cluster: Cluster) -> dict:
     }
 
 
-class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExecRunViewSet(IdLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """An exec run's output, for operators only: `env` can print secrets. A run no worker
     finished in time ends with the reason (execution.give_up_if_abandoned)."""
 
@@ -264,7 +330,9 @@ class ExecRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return execution.give_up_if_abandoned(super().get_object())
 
 
-class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RolloutViewSet(
+    IdLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Rollout history: `?cluster=<id>&plan=<id or slug>`; cancel; rollback (GET previews)."""
 
     queryset = Rollout.objects.select_related(*ROLLOUT_RELATED)
@@ -287,16 +355,29 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         cluster = self.request.query_params.get("cluster")
         plan = self.request.query_params.get("plan")
         if cluster:
-            if not cluster.isdigit():
+            if not numbers.is_id(cluster):
                 raise ValidationError({"cluster": ["A cluster id is a whole number."]})
             queryset = queryset.filter(cluster_id=cluster)
         if plan:
             queryset = (
-                queryset.filter(plan_id=plan) if plan.isdigit() else queryset.filter(plan_slug=plan)
+                queryset.filter(plan_id=plan)
+                if numbers.is_id(plan)
+                else queryset.filter(plan_slug=plan)
             )
         return queryset
 
-    @extend_schema(request=RollbackRequestSerializer, responses={202: RolloutSerializer})
+    @extend_schema(
+        methods=["GET"], request=None, responses={200: responses.RollbackPreviewSerializer}
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=RollbackRequestSerializer,
+        responses={
+            202: RolloutSerializer,
+            409: openapi.detail(409, "Another rollout of this cluster is pending or running."),
+            503: openapi.detail(503),
+        },
+    )
     @action(detail=True, methods=["get", "post"])
     def rollback(self, request, pk=None):
         """GET: what rolling back to this revision would change (against the plan's current
@@ -316,7 +397,14 @@ class RolloutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ValidationError({"rollback_of": [str(error)]}) from None
         return Response(RolloutSerializer(new).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: RolloutSerializer, 202: RolloutSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: RolloutSerializer,
+            202: OpenApiResponse(RolloutSerializer, "Its worker stops before the next write."),
+            409: openapi.detail(409, "The rollout had already ended."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a pending rollout (200, it ends now) or a running one (202: its worker stops
@@ -339,9 +427,21 @@ class PlanRolloutsView(APIView):
 
     write_role = OPERATOR
 
-    @extend_schema(request=FanOutRequestSerializer, responses={202: RolloutSerializer(many=True)})
+    @extend_schema(
+        operation_id="plans_rollouts_create",
+        parameters=[
+            OpenApiParameter("key", str, OpenApiParameter.PATH, description="plan id or slug")
+        ],
+        request=FanOutRequestSerializer,
+        responses={
+            202: responses.FanOutResultSerializer,
+            409: OpenApiResponse(
+                responses.FanOutResultSerializer, "Every cluster named was busy; none started."
+            ),
+        },
+    )
     def post(self, request, key):
-        plan = get_object_or_404(Plan, **({"pk": key} if key.isdigit() else {"slug": key}))
+        plan = get_object_or_404(Plan, **({"pk": key} if numbers.is_id(key) else {"slug": key}))
         body = FanOutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         ids = body.validated_data.get("clusters")

@@ -6,11 +6,15 @@ import django_filters
 from rest_framework.exceptions import ValidationError
 
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from railstudio import numbers
+from railstudio.filters import FilterSet
 
 
 def plan_named(key: str, param: str = "plan") -> Plan:
     """The plan with id or slug `key`, or a 400 naming the parameter."""
-    plan = Plan.objects.filter(**({"pk": key} if key.isdigit() else {"slug": key})).first()
+    if len(key) > 63:
+        raise ValidationError({param: ["A plan id or slug has at most 63 characters."]})
+    plan = Plan.objects.filter(**({"pk": key} if numbers.is_id(key) else {"slug": key})).first()
     if plan is None:
         raise ValidationError({param: [f"No plan '{key}' (give a plan's id or slug)."]})
     return plan
@@ -30,7 +34,7 @@ class PlanFilter(django_filters.CharFilter):
         return qs.filter(**{self.field_name: plan_named(str(value), self.param)})
 
 
-class RailFilter(django_filters.FilterSet):
+class RailFilter(FilterSet):
     plan = PlanFilter(field_name="plan")
 
     class Meta:
@@ -38,7 +42,7 @@ class RailFilter(django_filters.FilterSet):
         fields = ["plan", "index"]
 
 
-class ExclusionFilter(django_filters.FilterSet):
+class ExclusionFilter(FilterSet):
     plan = PlanFilter(field_name="rail__plan")
     rail__plan = PlanFilter(field_name="rail__plan", param="rail__plan")  # the older name
 
@@ -47,7 +51,7 @@ class ExclusionFilter(django_filters.FilterSet):
         fields = ["rail", "plan", "rail__plan", "purpose"]
 
 
-class NodeFilter(django_filters.FilterSet):
+class NodeFilter(FilterSet):
     plan = PlanFilter(field_name="plan")
 
     class Meta:
@@ -55,7 +59,7 @@ class NodeFilter(django_filters.FilterSet):
         fields = ["plan", "name"]
 
 
-class NodeNICFilter(django_filters.FilterSet):
+class NodeNICFilter(FilterSet):
     plan = PlanFilter(field_name="node__plan")
     node__plan = PlanFilter(field_name="node__plan", param="node__plan")  # the older name
 

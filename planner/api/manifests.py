@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from planner import findings, manifests, preflight, yamlio
 from planner.models import Plan
+from railstudio import fields, numbers
 from railstudio.parsers import PlainTextParser, YamlTextParser
 from railstudio.roles import VIEWER
 
@@ -203,8 +204,8 @@ class PlanManifestsView(APIView):
             *_POD_PARAMETERS,
         ],
         responses={
-            (200, "application/yaml"): OpenApiTypes.STR,
             (200, "application/json"): ManifestBundleSerializer,
+            (200, "application/yaml"): OpenApiTypes.STR,
             (400, "application/json"): OpenApiTypes.OBJECT,
         },
     )
@@ -244,7 +245,7 @@ def _yaml_response(objects: list[dict]) -> HttpResponse:
 def plan_by_key(key, not_found: int = 404, field: str = "plan") -> Plan:
     """A plan by id (digits) or slug: 404, or 400 `{field: [...]}` when not_found is 400."""
     key = str(key).strip()
-    lookup = {"pk": int(key)} if key.isdigit() else {"slug": key}
+    lookup = {"pk": int(key)} if numbers.is_id(key) else {"slug": key}
     if not_found == 404:
         return get_object_or_404(Plan, **lookup)
     plan = Plan.objects.filter(**lookup).first()
@@ -270,18 +271,19 @@ _FACT_LISTS_OF_MAPPINGS = ("nodes", "nads")
 
 
 class PreflightRequestSerializer(serializers.Serializer):
-    yaml = serializers.CharField(
+    yaml = fields.StrictCharField(
         trim_whitespace=False,
         help_text="Kubernetes objects as multi-document YAML or JSON, in any mix: Pods, "
         "Deployments, Jobs, StatefulSets, PodTemplates, NADs, SR-IOV operator objects.",
     )
-    plan = serializers.CharField(
+    plan = fields.PlanKeyField(
         required=False,
+        max_length=63,
         allow_null=True,
         allow_blank=True,
         help_text="a plan id or slug: its NADs, VF resources and NIC layout become context",
     )
-    facts = serializers.DictField(
+    facts = fields.MappingField(
         required=False,
         allow_null=True,
         help_text="cluster facts (planner.preflight.ClusterFacts): nodes, nads, nic_numa, "
@@ -353,9 +355,11 @@ class PreflightView(APIView):
         spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
         try:
             objects = yamlio.load_documents(body.validated_data["yaml"])
-            found = safe_preflight(objects, spec, body.validated_data.get("facts"))
         except yamlio.YamlInputError as error:
             raise ValidationError({"yaml": [error.describe()]}) from None
+        if not objects:
+            raise ValidationError({"yaml": ["The input holds no Kubernetes object."]})
+        found = safe_preflight(objects, spec, body.validated_data.get("facts"))
         return Response(
             {
                 "objects": len(objects),

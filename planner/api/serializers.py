@@ -1,7 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from planner import ipam, naming, services, validation
+from planner import ipam, locks, manifests, naming, services, validation
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from planner.planspec import PlanSpec
+from railstudio import fields
 
 RESERVED_SLUGS = {"new", "import"}  # page and API routes under /plans/
 
@@ -11,9 +14,16 @@ def _raise(errors: dict) -> None:
         raise serializers.ValidationError(errors)
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(fields.ModelSerializer):
     url = serializers.CharField(source="get_absolute_url", read_only=True)
-    slug = serializers.SlugField(max_length=63, required=False)
+    slug = fields.StrictSlugField(max_length=63, required=False)
+    supernet = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    pod_cidr = fields.CIDRField(max_length=64, required=False)
+    service_cidr = fields.CIDRField(
+        max_length=64, required=False, allow_null=True, allow_blank=True
+    )
+    cni_options = fields.MappingField(required=False)
+    pod_options = fields.MappingField(required=False)
 
     class Meta:
         model = Plan
@@ -46,11 +56,68 @@ class PlanSerializer(serializers.ModelSerializer):
                 errors.setdefault(field, []).append(
                     f"The slug '{merged['slug']}' is taken by another plan; choose another {field}."
                 )
+        errors.update(self._option_errors(merged, attrs))
+        if self.instance is not None and not errors:
+            errors.update(self._renamed_rail_errors(merged, attrs))
+        _raise(errors)
+        return attrs
+
+    def _renamed_rail_errors(self, merged: dict, attrs: dict) -> dict:
+        """A new name template must give every rail a valid name no other rail has."""
+        errors: dict = {}
+        rails = list(self.instance.rails.order_by("index"))
+        for template_field, override, check in (
+            ("nad_name_template", "nad_name_override", naming.dns1123_error),
+            ("interface_template", "interface_name_override", naming.interface_error),
+        ):
+            if template_field not in attrs:
+                continue
+            seen: dict[str, int] = {}
+            for rail in rails:
+                name = getattr(rail, override) or naming.render(merged[template_field], rail.index)
+                problem = check(name)
+                if problem is None and name in seen:
+                    problem = f"'{name}' would name both rail {seen[name]} and rail {rail.index}."
+                if problem:
+                    errors.setdefault(template_field, []).append(f"Rail {rail.index}: {problem}")
+                    break
+                seen[name] = rail.index
+        return errors
+
+    def _option_errors(self, merged: dict, attrs: dict) -> dict:
+        """cni_options and pod_options must render: known keys, right types, and a `rails`
+        selection naming only rails the plan has (so no render costs more than the plan)."""
+        errors: dict = {}
         for field in ("cni_options", "pod_options"):
             if not isinstance(merged.get(field) or {}, dict):
                 errors.setdefault(field, []).append("Expected a mapping (an object).")
-        _raise(errors)
-        return attrs
+        if errors:
+            return errors
+        if "cni_options" in attrs or "cni_type" in attrs:
+            spec = PlanSpec(
+                name="", slug="", cni_type=merged.get("cni_type") or "sriov",
+                cni_options=dict(merged.get("cni_options") or {}),
+            )  # fmt: skip
+            problems = [
+                problem
+                for problem in manifests.cni_option_errors(spec)
+                if not problem.startswith("cni_type")
+            ]
+            if problems:
+                errors["cni_options"] = problems
+        if "pod_options" in attrs:
+            if self.instance is not None:
+                indexes = set(self.instance.rails.values_list("index", flat=True))
+            elif "rail_indexes" in self.context:  # a plan document lists its rails
+                indexes = set(self.context["rail_indexes"])
+            elif merged.get("supernet"):
+                indexes = set(range(merged.get("rail_count") or 0))
+            else:
+                indexes = set()
+            problems = manifests.pod_options_errors(dict(merged.get("pod_options") or {}), indexes)
+            if problems:
+                errors["pod_options"] = problems
+        return errors
 
     def _current(self) -> dict:
         if self.instance is None:
@@ -64,9 +131,9 @@ class PlanSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         return services.create_plan(**validated_data)
 
-
-def _in_span(span, ip: int) -> bool:
-    return span is not None and span[0] <= ip <= span[1]
+    def update(self, instance, validated_data):
+        locks.lock_plan(instance.pk)
+        return super().update(instance, validated_data)  # Plan.save renames the rails
 
 
 def naming_slug(name: str) -> str:
@@ -75,11 +142,30 @@ def naming_slug(name: str) -> str:
     return slugify(name)[:63].strip("-")
 
 
-class RailSerializer(serializers.ModelSerializer):
-    nad_name = serializers.CharField(max_length=63, required=False, allow_blank=True)
-    resource_name = serializers.CharField(max_length=253, required=False, allow_blank=True)
-    interface_name = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    routes = serializers.JSONField(required=False)
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "dst": {"type": "string", "description": "destination CIDR, of the rail's family"},
+                "gw": {"type": "string", "description": "gateway, inside the rail subnet"},
+            },
+            "required": ["dst"],
+            "additionalProperties": False,
+        },
+    }
+)
+class RoutesField(serializers.JSONField):
+    """CNI routes [{"dst": CIDR, "gw": address}]; their rules are validation.route_errors'."""
+
+
+class RailSerializer(fields.ModelSerializer):
+    subnet = fields.CIDRField(max_length=64)
+    nad_name = fields.StrictCharField(max_length=63, required=False, allow_blank=True)
+    resource_name = fields.StrictCharField(max_length=253, required=False, allow_blank=True)
+    interface_name = fields.StrictCharField(max_length=15, required=False, allow_blank=True)
+    routes = RoutesField(required=False)
 
     class Meta:
         model = Rail
@@ -97,14 +183,15 @@ class RailSerializer(serializers.ModelSerializer):
         return data
 
     def validate(self, attrs):
-        plan = attrs.get("plan") or self.instance.plan
-        index = attrs.get("index", self.instance.index if self.instance else None)
         if self.instance and attrs.get("plan") and attrs["plan"] != self.instance.plan:
             raise serializers.ValidationError({"plan": ["A rail cannot move to another plan."]})
+        # The plan's rails hold still from here to the write (planner.locks).
+        plan = locks.lock_plan((attrs.get("plan") or self.instance.plan).pk)
+        index = attrs.get("index", self.instance.index if self.instance else None)
         current = (
             {
                 field: getattr(self.instance, field)
-                for field in ("subnet", "gateway", "vlan", "range_start", "range_end")
+                for field in ("subnet", "gateway", "vlan", "range_start", "range_end", "routes")
             }
             if self.instance
             else {}
@@ -136,19 +223,22 @@ class RailSerializer(serializers.ModelSerializer):
             errors.setdefault("index", []).append(f"Rail {index} already exists in this plan.")
         if self.instance and {"subnet", "range_start", "range_end"} & attrs.keys() and not errors:
             errors.update(self._contents_outside(merged))
-        if "routes" in attrs and not isinstance(attrs["routes"], list):
-            errors.setdefault("routes", []).append("Routes are a list of {dst, gw} objects.")
         _raise(errors)
+        if "subnet" in attrs:
+            attrs["subnet"] = str(ipam.parse_network(attrs["subnet"]))
+        if attrs.get("routes") is None and "routes" in attrs:
+            attrs["routes"] = []
         return attrs
 
     def _contents_outside(self, merged: dict) -> dict:
         """Exclusions must stay inside the subnet, host IPs inside the pod range."""
         subnet = merged["subnet"]
         span = ipam.span_of(subnet)
+        version = ipam.parse_network(subnet).version
         outside = [
             ex.display
             for ex in self.instance.exclusions.all()
-            if not ipam.contains(span, ex.span())
+            if not ipam.contains(span, ex.span()) or (":" in ex.first_ip) != (version == 6)
         ]
         usable = ipam.usable_span(subnet, merged.get("range_start"), merged.get("range_end"))
         hosts = [
@@ -167,15 +257,21 @@ class RailSerializer(serializers.ModelSerializer):
         return errors
 
 
-class ExclusionSerializer(serializers.ModelSerializer):
-    cidr = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+class ExclusionSerializer(fields.ModelSerializer):
+    cidr = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
 
     class Meta:
         model = Exclusion
         fields = ["id", "rail", "cidr", "start", "end", "purpose", "note"]
 
     def validate(self, attrs):
-        rail = attrs.get("rail") or self.instance.rail
+        target = attrs.get("rail") or self.instance.rail
+        if self.instance and target.pk != self.instance.rail_id:
+            raise serializers.ValidationError(
+                {"rail": ["An exclusion cannot move to another rail; delete it and add a new one."]}
+            )
+        # The rail's exclusions and host IPs hold still from here to the write (planner.locks).
+        rail = locks.lock_rail(target.pk)
         current = (
             {f: getattr(self.instance, f) for f in ("cidr", "start", "end")}
             if self.instance
@@ -207,6 +303,8 @@ class ExclusionSerializer(serializers.ModelSerializer):
                     f"{len(hosts)} NIC host IPs lie inside it (first {ipam.int_to_ip(min(hosts))}); release them first."
                 ]
         _raise(errors)
+        if merged.get("cidr"):
+            merged["cidr"] = str(ipam.parse_network(merged["cidr"]))
         attrs["cidr"] = merged.get("cidr") or None
         attrs["start"], attrs["end"] = merged.get("start"), merged.get("end")
         if attrs["cidr"]:
@@ -214,8 +312,8 @@ class ExclusionSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class NodeSerializer(serializers.ModelSerializer):
-    labels = serializers.JSONField(required=False)
+class NodeSerializer(fields.ModelSerializer):
+    labels = fields.StringMapField(required=False)
 
     class Meta:
         model = Node
@@ -244,7 +342,7 @@ class NodeSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class NodeNICSerializer(serializers.ModelSerializer):
+class NodeNICSerializer(fields.ModelSerializer):
     class Meta:
         model = NodeNIC
         fields = [
@@ -262,7 +360,10 @@ class NodeNICSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         node = attrs.get("node") or self.instance.node
-        rail = attrs.get("rail") or self.instance.rail
+        target = attrs.get("rail") or self.instance.rail
+        # Host IPs of the rail(s) hold still from here to the write (planner.locks).
+        rail_ids = {target.pk} | ({self.instance.rail_id} if self.instance else set())
+        rail = next(r for r in locks.lock_rails(rail_ids) if r.pk == target.pk)
         current = (
             {
                 f: getattr(self.instance, f)
@@ -281,35 +382,36 @@ class NodeNICSerializer(serializers.ModelSerializer):
             errors.setdefault("rail", []).append(
                 f"{node.name} already has a NIC on rail {rail.index}."
             )
-        host_ip = attrs.get("host_ip")
-        if host_ip and not errors.get("host_ip"):
-            ip = ipam.ip_to_int(host_ip)
+        host_ip = merged.get("host_ip")
+        if host_ip and not errors.get("host_ip") and ("host_ip" in attrs or "rail" in attrs):
             if others.filter(rail=rail, host_ip=host_ip).exists():
                 errors.setdefault("host_ip", []).append(
                     f"{host_ip} is already a host IP on rail {rail.index}."
                 )
-            elif any(first <= ip <= last for first, last in rail.exclusion_spans()):
-                errors.setdefault("host_ip", []).append(
-                    f"{host_ip} is inside an exclusion of rail {rail.index}."
+            else:
+                usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
+                problem = validation.host_ip_placement_error(
+                    host_ip, f"rail {rail.index}", usable, rail.exclusion_spans()
                 )
-            elif not _in_span(ipam.usable_span(rail.subnet, rail.range_start, rail.range_end), ip):
-                errors.setdefault("host_ip", []).append(
-                    f"{host_ip} is outside the usable pod range of rail {rail.index}: network and "
-                    "broadcast addresses, and addresses outside range_start..range_end, are not usable."
-                )
+                if problem:
+                    errors.setdefault("host_ip", []).append(problem)
         _raise(errors)
         return attrs
 
 
 class AllocateSerializer(serializers.Serializer):
-    count = serializers.IntegerField(min_value=1, max_value=100_000)
-    nics = serializers.ListField(child=serializers.IntegerField(), required=False)
+    count = fields.StrictIntegerField(min_value=1, max_value=100_000)
+    nics = serializers.ListField(
+        child=fields.StrictIntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=100_000,
+    )
 
 
 class PrefixRequestSerializer(serializers.Serializer):
-    prefix_length = serializers.IntegerField(min_value=1, max_value=128)
-    purpose = serializers.ChoiceField(
+    prefix_length = fields.StrictIntegerField(min_value=1, max_value=128)
+    purpose = fields.StrictChoiceField(
         choices=[c[0] for c in Exclusion._meta.get_field("purpose").choices],
         default="infrastructure",
     )
-    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    note = fields.StrictCharField(max_length=200, required=False, allow_blank=True, default="")

@@ -2,14 +2,21 @@ import yaml
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, inventory, ipam, services
+from planner import allocation, documents, inventory, ipam, locks, services
+from planner.api import responses
 from planner.api.filters import ExclusionFilter, NodeFilter, NodeNICFilter, RailFilter
 from planner.api.serializers import (
     AllocateSerializer,
@@ -21,12 +28,58 @@ from planner.api.serializers import (
     RailSerializer,
 )
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
-from railstudio.parsers import PlainTextParser, YamlTextParser
+from railstudio import datalimits, numbers, openapi, uploads
+from railstudio.lookups import IdLookupMixin
+from railstudio.parsers import PlainTextParser, SafeJSONParser, YamlTextParser
 
 MAX_AVAILABLE_LIMIT = 10_000
+UPLOAD_PARSERS = [SafeJSONParser, MultiPartParser, YamlTextParser, PlainTextParser]
 
 
-class PlanViewSet(viewsets.ModelViewSet):
+class AtomicWritesMixin:
+    # Validation and the write in one transaction, so the row locks the serializers take
+    # (planner.locks) hold until the write is committed.
+
+    def create(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
+
+PLAN_KEY = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="plan id or slug", pattern=r"^[a-z0-9-]+$"
+)
+PLAN_DOCUMENT = {
+    "type": "object",
+    "description": "a plan document as `GET /api/plans/{id}/export/?format=json` gives it: "
+    '{"apiVersion", "kind": "RailStudioPlan", "plan": {...}, "rails": [...], "nodes": [...]}, '
+    'or {"document": "<the same as YAML or JSON text>"}',
+}
+
+
+@extend_schema_view(
+    **{
+        name: extend_schema(parameters=[PLAN_KEY])
+        for name in (
+            "retrieve",
+            "update",
+            "partial_update",
+            "destroy",
+            "utilization",
+            "export",
+            "allocate_host_ips",
+            "import_nodes",
+        )
+    }  # fmt: skip
+)
+class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     """Plans, addressable by id or by slug."""
 
     queryset = Plan.objects.all()
@@ -35,11 +88,12 @@ class PlanViewSet(viewsets.ModelViewSet):
 
     def get_object(self):
         key = self.kwargs["pk"]
-        lookup = {"pk": key} if str(key).isdigit() else {"slug": key}
+        lookup = {"pk": key} if numbers.is_id(key) else {"slug": key}
         plan = get_object_or_404(self.get_queryset(), **lookup)
         self.check_object_permissions(self.request, plan)
         return plan
 
+    @extend_schema(responses=responses.UtilizationSerializer)
     @action(detail=True, methods=["get"])
     def utilization(self, request, pk=None):
         plan = self.get_object()
@@ -51,22 +105,41 @@ class PlanViewSet(viewsets.ModelViewSet):
             }
         )
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["yaml", "json"])])
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["yaml", "json"], default="yaml")],
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "the plan document"),
+            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, "the plan as YAML"),
+        },
+    )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
+        output = request.query_params.get("format", "yaml")
+        if output not in ("yaml", "json"):
+            raise ValidationError({"format": ["must be yaml or json"]})
         document = documents.export_plan(self.get_object())
-        if request.query_params.get("format", "yaml") == "json":
+        if output == "json":
             return Response(document)
         return HttpResponse(
             yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
             content_type="application/yaml",
         )
 
+    @extend_schema(
+        parameters=[],
+        request={
+            "application/json": PLAN_DOCUMENT,
+            "multipart/form-data": responses.UploadSerializer,
+            "application/yaml": OpenApiTypes.STR,
+            "text/plain": OpenApiTypes.STR,
+        },
+        responses={201: PlanSerializer},
+    )
     @action(
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser],
+        parser_classes=UPLOAD_PARSERS,
     )
     def import_plan(self, request):
         document = _document_from_request(request)
@@ -76,6 +149,10 @@ class PlanViewSet(viewsets.ModelViewSet):
             raise ValidationError(error.errors) from None
         return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=None,
+        responses={200: responses.AllocatedSerializer, 409: openapi.detail(409, "No room.")},
+    )
     @action(detail=True, methods=["post"], url_path="allocate-host-ips")
     def allocate_host_ips(self, request, pk=None):
         plan = self.get_object()
@@ -87,22 +164,33 @@ class PlanViewSet(viewsets.ModelViewSet):
             {"allocated": {str(k): v for k, v in given.items()}, "total": sum(given.values())}
         )
 
+    @extend_schema(
+        request={
+            "application/json": responses.InventoryTextSerializer,
+            "multipart/form-data": responses.UploadSerializer,
+            "application/yaml": OpenApiTypes.STR,
+            "text/plain": OpenApiTypes.STR,
+        },
+        responses={200: responses.ImportCountsSerializer},
+    )
     @action(
         detail=True,
         methods=["post"],
         url_path="import-nodes",
-        parser_classes=[JSONParser, FormParser, MultiPartParser, YamlTextParser, PlainTextParser],
+        parser_classes=UPLOAD_PARSERS,
     )
     def import_nodes(self, request, pk=None):
         """Node/NIC inventory as CSV or YAML: a `file` upload, `{"text": ...}` or the raw body."""
         plan = self.get_object()
         upload = request.FILES.get("file")
         if upload is not None:
-            text, filename = upload.read().decode("utf-8", errors="replace"), upload.name
+            text, filename = _upload_text(upload), upload.name
         elif isinstance(request.data, str):
             text, filename = request.data, ""
-        elif hasattr(request.data, "get") and isinstance(request.data.get("text"), str):
-            text, filename = request.data["text"], request.data.get("filename", "")
+        elif isinstance(request.data, dict) and "text" in request.data:
+            body = responses.InventoryTextSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            text, filename = body.validated_data["text"], body.validated_data.get("filename", "")
         else:
             raise ValidationError({"file": ['Upload a CSV or YAML file, or send {"text": ...}.']})
         try:
@@ -112,11 +200,18 @@ class PlanViewSet(viewsets.ModelViewSet):
         return Response(counts)
 
 
+def _upload_text(upload, field: str = "file") -> str:
+    try:
+        return uploads.upload_text(upload)
+    except uploads.UploadError as error:
+        raise ValidationError({field: [str(error)]}) from None
+
+
 def _document_from_request(request) -> dict:
     data = request.data
     upload = request.FILES.get("file") if hasattr(request, "FILES") else None
     if upload is not None:
-        text = upload.read().decode("utf-8", errors="replace")
+        text = _upload_text(upload)
     elif isinstance(data, str):
         text = data
     elif hasattr(data, "get") and isinstance(data.get("document"), str):
@@ -128,20 +223,38 @@ def _document_from_request(request) -> dict:
             {"document": ["Send a plan document: JSON, YAML, or a 'file' upload."]}
         )
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValidationError({"document": [f"Not valid YAML or JSON: {error}"]}) from None
+        document = datalimits.load_yaml(text)
+    except datalimits.LimitError as error:
+        raise ValidationError({"document": [f"The document cannot be read: {error}."]}) from None
     if not isinstance(document, dict):
         raise ValidationError({"document": ["Expected a plan document (a mapping with 'plan')."]})
     return document
 
 
-class RailViewSet(viewsets.ModelViewSet):
+class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
     filterset_class = RailFilter
 
-    @extend_schema(parameters=[OpenApiParameter("limit", int)], request=AllocateSerializer)
+    @extend_schema(
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_AVAILABLE_LIMIT},
+                description="how many addresses (default 10)",
+            )
+        ],
+        responses=responses.AvailableIPsSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=AllocateSerializer,
+        responses={
+            201: responses.AllocationsSerializer,
+            409: openapi.detail(409, "The rail has too few free addresses; none were given."),
+        },
+    )
     @action(detail=True, methods=["get", "post"], url_path="available-ips")
     def available_ips(self, request, pk=None):
         rail = self.get_object()
@@ -175,19 +288,38 @@ class RailViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("prefix_length", int)], request=PrefixRequestSerializer
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter(
+                "prefix_length",
+                {"type": "integer", "minimum": 1, "maximum": 128},
+                description="from the rail's own prefix length to 32 (IPv4) or 128 (IPv6); "
+                "default 24",
+            )
+        ],
+        responses=responses.AvailablePrefixSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=PrefixRequestSerializer,
+        responses={
+            201: ExclusionSerializer,
+            409: openapi.detail(409, "No block of that length is free."),
+        },
     )
     @action(detail=True, methods=["get", "post"], url_path="available-prefixes")
     def available_prefixes(self, request, pk=None):
         rail = self.get_object()
         if request.method == "GET":
             length = _int_param(request, "prefix_length", 24, 1, 128)
+            _check_prefix_length(rail, length)
             prefix = rail.space().next_free_prefix(length)
             return Response({"rail": rail.id, "prefix_length": length, "prefix": prefix})
         body = PrefixRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        _check_prefix_length(rail, body.validated_data["prefix_length"])
         with transaction.atomic():
-            locked = Rail.objects.select_for_update().get(pk=rail.pk)
+            locked = locks.lock_rail(rail.pk)
             prefix = locked.space().next_free_prefix(body.validated_data["prefix_length"])
             if prefix is None:
                 return Response(
@@ -205,30 +337,45 @@ class RailViewSet(viewsets.ModelViewSet):
         return Response(ExclusionSerializer(exclusion).data, status=status.HTTP_201_CREATED)
 
 
+def _check_prefix_length(rail: Rail, length: int) -> None:
+    """A block of the rail: from the rail's own prefix length to the family's width."""
+    network = ipam.parse_network(rail.subnet)
+    width = 32 if network.version == 4 else 128
+    if not network.prefixlen <= length <= width:
+        raise ValidationError(
+            {
+                "prefix_length": [
+                    f"Rail {rail.index} ({rail.subnet}) holds blocks from /{network.prefixlen} "
+                    f"to /{width}, not /{length}."
+                ]
+            }
+        )
+
+
 def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from None
+    text = str(raw).strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        raise ValidationError({name: [f"'{text[:40]}' is not a whole number."]})
+    value = int(text)
     if not low <= value <= high:
         raise ValidationError({name: [f"Must be between {low} and {high}."]})
     return value
 
 
-class ExclusionViewSet(viewsets.ModelViewSet):
+class ExclusionViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Exclusion.objects.select_related("rail")
     serializer_class = ExclusionSerializer
     filterset_class = ExclusionFilter
 
 
-class NodeViewSet(viewsets.ModelViewSet):
+class NodeViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Node.objects.all()
     serializer_class = NodeSerializer
     filterset_class = NodeFilter
 
 
-class NodeNICViewSet(viewsets.ModelViewSet):
+class NodeNICViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = NodeNIC.objects.select_related("node", "rail")
     serializer_class = NodeNICSerializer
     filterset_class = NodeNICFilter

@@ -55,7 +55,8 @@ def test_the_tab_shows_highlighted_yaml_findings_and_ip_preview_to_a_viewer(as_v
     assert page.count('class="card mf-object"') == 9
     assert '<div class="highlight"><pre>' in page  # Pygments markup
     assert '<span class="nt">kind</span>' in page  # a highlighted YAML key
-    assert ".highlight .nt" in page  # the highlight stylesheet
+    assert '<link rel="stylesheet" href="/highlight.css">' in page  # a file: the CSP allows
+    assert ".highlight .nt" in as_viewer.get("/highlight.css").content.decode()  # no <style>
     assert finding_codes(response) == ["NUMA_SPLIT", "ROCE_DSCP_TRUST"]
     assert 'class="sev sev-warning">warning</span>' in page
     assert "Use one pod per NUMA node" in page  # the fix
