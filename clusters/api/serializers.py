@@ -60,9 +60,11 @@ class RolloutObjectSerializer(fields.ModelSerializer):
 
 class RolloutSerializer(fields.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
     cancelled_by = serializers.CharField(
-        source="cancelled_by.username", read_only=True, default=None
+        source="cancelled_by.username", read_only=True, default=None, allow_null=True
     )
     restores_revision = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="for a rollback: the revision it puts back"

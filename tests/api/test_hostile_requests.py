@@ -99,7 +99,10 @@ def test_bad_query_parameters_are_400_naming_them(viewer_api, url, field):
 
 
 def test_an_id_matching_nothing_is_an_empty_page(viewer_api, seed_plan):
-    assert viewer_api.get("/api/rails/?plan=99999").json()["count"] == 0
+    assert viewer_api.get("/api/exclusions/?rail=99999").json()["count"] == 0
+    # A plan is named by id or slug alike, so one that does not exist is a 400 either way.
+    unknown = viewer_api.get("/api/rails/?plan=99999")
+    assert unknown.status_code == 400 and reasons(unknown, "plan")
     beyond = viewer_api.get("/api/rails/?plan=" + "9" * 25)  # more than a 64-bit id
     assert beyond.status_code == 400 and reasons(beyond, "plan")
     assert viewer_api.get("/api/rails/" + "9" * 25 + "/").status_code == 404
