@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -21,6 +22,7 @@ from kubernetes.client.api import apiextensions_v1_api, apis_api, core_v1_api, v
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
+from websocket import WebSocketBadStatusException
 
 from clusters import kubeconfigs
 from railstudio.gcpause import collector_paused
@@ -71,6 +73,8 @@ class KubeError(Exception):
 
 
 def _from_api_exception(error) -> KubeError:
+    if getattr(error, "status", None) == 0:  # a websocket call (exec) failed before streaming
+        return _from_websocket_failure(error)
     status = getattr(error, "status", None)
     body = getattr(error, "body", None) or getattr(error, "summary", lambda: "")()
     headers = getattr(error, "headers", None) or {}
@@ -88,6 +92,50 @@ def _from_api_exception(error) -> KubeError:
         except ValueError:
             retry_after = None
     return KubeError(message, status=status, reason=reason, retry_after=retry_after)
+
+
+def _handshake(error) -> tuple[int, str, str] | None:
+    """(HTTP status, status text, body) of a refused websocket handshake. The client wraps
+    websocket's WebSocketBadStatusException into ApiException(status=0, reason=its text), so the
+    answer is on the exception it replaced, or else in that text:
+    "Handshake status 400 Bad Request -+-+- {headers} -+-+- {body}"."""
+    cause = error.__context__
+    if isinstance(cause, WebSocketBadStatusException):
+        body = cause.resp_body or b""
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        return cause.status_code, cause.status_message or "", text
+    match = _HANDSHAKE.match(str(getattr(error, "reason", "") or ""))
+    if match is None:
+        return None
+    return int(match["status"]), match["text"].strip(), match["body"]
+
+
+_HANDSHAKE = re.compile(
+    r"Handshake status (?P<status>\d{3}) (?P<text>[^-]*)-\+-\+- .*? -\+-\+- (?P<body>.*)\Z",
+    re.DOTALL,
+)
+
+
+def _from_websocket_failure(error) -> KubeError:
+    """What the API server said when it refused an exec, as it said it (the Status message,
+    e.g. "pod x does not have a host assigned"); a failure to connect at all is transient."""
+    handshake = _handshake(error)
+    if handshake is None:
+        return KubeError(f"Cannot reach the API server: {getattr(error, 'reason', '') or error}")
+    status, text, body = handshake
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("kind") == "Status":
+        return KubeError(
+            parsed.get("message") or text, status=status, reason=parsed.get("reason") or text
+        )
+    return KubeError(
+        f"the API server refused the websocket with HTTP {status} {text}".rstrip(),
+        status=status,
+        reason=text,
+    )
 
 
 def translate(error: Exception) -> KubeError:

@@ -181,7 +181,7 @@ def pod_detail(request, pk, namespace, name):
         "report": report,
         "diagram": pod_svg.layout(report, pod_cidr_for(cluster, namespace)),
         "commands": list(execution.ALLOWED),
-        "containers": [item.get("name") for item in report.get("containers") or []],
+        "exec": execution.availability(report),
     }
     return render(request, "clusters/pods/pod_detail.html", context)
 

@@ -59,12 +59,10 @@ def request_rollout(
         with transaction.atomic():
             if cluster.rollouts.filter(state__in=ACTIVE_STATES).exists():
                 raise RolloutConflict(_conflict_message(cluster))
-            last = cluster.rollouts.filter(plan_slug=plan.slug).aggregate(n=Max("revision"))["n"]
             return Rollout.objects.create(
                 cluster=cluster,
                 plan=plan,
-                plan_slug=plan.slug,
-                revision=(last or 0) + 1,
+                plan_slug=plan.slug,  # the revision number comes when it changes the cluster
                 created_by=user if user and user.is_authenticated else None,
                 dry_run=dry_run,
                 prune=prune,
@@ -84,16 +82,38 @@ def request_rollback(rollout: Rollout, user) -> Rollout:
         raise ValueError("The plan of that rollout no longer exists.")
     return request_rollout(
         rollout.cluster, rollout.plan, user, prune=True, force=True,
-        force_reason=f"rollback to revision {rollout.revision}",
+        force_reason=f"rollback to {revision_text(rollout)}",
         bundle=rollout.bundle, rollback_of=rollout,
     )  # fmt: skip
+
+
+def revision_text(rollout: Rollout) -> str:
+    if rollout.revision is None:
+        return f"the bundle of rollout #{rollout.pk}"
+    return f"revision {rollout.revision}"
 
 
 # ---------------------------------------------------------------------------------------------
 # Execution (inside the worker)
 
 
+def _number(rollout: Rollout) -> None:
+    """A rollout that changed the cluster (applied or pruned an object) becomes the plan's next
+    revision there. One that changed nothing keeps no number: a revision is a bundle applied."""
+    if rollout.revision is not None or rollout.dry_run:
+        return
+    if not rollout.items.filter(outcome="applied").exists():
+        return
+    with transaction.atomic():
+        Cluster.objects.select_for_update().filter(pk=rollout.cluster_id).first()
+        others = Rollout.objects.filter(cluster_id=rollout.cluster_id, plan_slug=rollout.plan_slug)
+        last = others.aggregate(n=Max("revision"))["n"]
+        rollout.revision = (last or 0) + 1
+        rollout.save(update_fields=["revision"])
+
+
 def _finish(rollout: Rollout, state: str, message: str = "") -> None:
+    _number(rollout)
     rollout.state = state
     rollout.message = message
     rollout.finished_at = timezone.now()

@@ -351,7 +351,9 @@ def rollout_rollback(request, pk):
         return rollout_page(request, record, CONFLICT, action_error=str(error))
     except ValueError as error:
         return rollout_page(request, record, INVALID, action_error=str(error))
-    messages.success(request, f"Rolling {record.cluster.name} back to revision {record.revision}.")
+    messages.success(
+        request, f"Rolling {record.cluster.name} back to {rollout.revision_text(record)}."
+    )
     return redirect(new)
 
 

@@ -138,7 +138,7 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under var/ so a real worker
 # still runs on a machine with no Redis.
 CELERY_BROKER_URL = env.broker_url()
-if CELERY_BROKER_URL == "filesystem://":
+if env.is_filesystem_broker(CELERY_BROKER_URL):
     _broker_dir = env.filesystem_broker_dir()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "in"),

@@ -6,6 +6,8 @@ import kombu.pools
 import pytest
 from django.db import connection
 
+from railstudio.env import FILESYSTEM_BROKER
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 TEST_QUEUE = f"railstudio-test-{os.getpid()}"
 
@@ -50,6 +52,13 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
         "args": CHROMIUM_ARGS,
     }
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """pytest-playwright's own `base_url` is a method of a plugin object, which pytest warns
+    about on every run (PytestRemovedIn10Warning); the browser tests use live_server's URL."""
+    return None
 
 
 @pytest.fixture
@@ -149,7 +158,7 @@ def celery_broker(tmp_path):
     else:
         folder = tmp_path / "broker"
         (folder / "in").mkdir(parents=True)
-        app.conf.broker_url = "filesystem://"
+        app.conf.broker_url = FILESYSTEM_BROKER
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder / "in"),
             "data_folder_out": str(folder / "in"),

@@ -53,11 +53,15 @@ class RolloutObjectSerializer(serializers.ModelSerializer):
 class RolloutSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    revision_label = serializers.CharField(
+        read_only=True, help_text='"r3", or "in progress", "dry run", "no changes" (no number)'
+    )
 
     class Meta:
         model = Rollout
         fields = [
-            "id", "cluster", "cluster_name", "plan", "plan_slug", "revision", "state", "dry_run",
+            "id", "cluster", "cluster_name", "plan", "plan_slug", "revision", "revision_label",
+            "state", "dry_run",
             "prune", "force", "force_reason", "rollback_of", "created_by", "created_at",
             "started_at", "finished_at", "message", "attempts", "findings",
         ]  # fmt: skip

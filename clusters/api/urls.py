@@ -1,3 +1,6 @@
+"""The clusters' API: its collections (served through railstudio.api_urls' one router, so /api/
+lists them with the planner's) and the routes outside the router."""
+
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
@@ -10,5 +13,4 @@ router.register("exec-runs", views.ExecRunViewSet, basename="api-exec-run")
 
 urlpatterns = [
     path("plans/<str:key>/rollouts/", views.PlanRolloutsView.as_view(), name="plan-rollouts"),
-    *router.urls,
 ]

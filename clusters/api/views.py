@@ -114,11 +114,12 @@ class ClusterViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(
+        operation_id="clusters_pods_list",  # both pod actions would be clusters_pods_retrieve
         parameters=[
             OpenApiParameter("namespace", str),
             OpenApiParameter("node", str),
             OpenApiParameter("problem", str, description="any | none | a finding code"),
-        ]
+        ],
     )
     @action(detail=True, methods=["get"])
     def pods(self, request, pk=None):

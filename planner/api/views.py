@@ -53,13 +53,20 @@ class PlanViewSet(viewsets.ModelViewSet):
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["yaml", "json"])])
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        document = documents.export_plan(self.get_object())
+        """The whole plan as one document, downloaded as `<slug>.yaml` (or `.json`)."""
+        plan = self.get_object()
+        document = documents.export_plan(plan)
         if request.query_params.get("format", "yaml") == "json":
-            return Response(document)
-        return HttpResponse(
-            yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
-            content_type="application/yaml",
-        )
+            response = Response(document)
+            extension = "json"
+        else:
+            response = HttpResponse(
+                yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
+                content_type="application/yaml",
+            )
+            extension = "yaml"
+        response["Content-Disposition"] = f'attachment; filename="{plan.slug}.{extension}"'
+        return response
 
     @action(
         detail=False,

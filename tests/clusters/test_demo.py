@@ -23,4 +23,6 @@ def test_the_demo_lab_shows_the_seed_pod_and_the_failure_table(lab, lab_cluster,
     for name, code in expected.items():
         assert code in rows[name].codes.split(), (name, rows[name].codes)
     assert lab_cluster.rollouts.get().state == "succeeded"
+    lab_cluster.refresh_from_db()
+    assert lab_cluster.drift_checked_at is not None and not lab_cluster.drifted
     assert demo.populate(lab_cluster, seed_plan) == []  # running it again creates nothing
