@@ -243,8 +243,14 @@ class Kube:
     Object calls may run from several threads at once (urllib3's pool is thread-safe);
     `max_parallel` is the pool's size, beyond which connections would be thrown away."""
 
-    def __init__(self, target: Target):
+    def __init__(
+        self, target: Target, *, request_timeout: tuple = REQUEST_TIMEOUT, attempts: int = 6
+    ):
+        """`request_timeout` and `attempts` bound the object calls; a page that waits for an
+        answer gives short ones (clusters.facts.read_live_facts)."""
         self.target = target
+        self.request_timeout = request_timeout
+        self.attempts = attempts
         self.api = api_client(target)
         self._dynamic: DynamicClient | None = None
         self.max_parallel = self.api.configuration.connection_pool_maxsize or 1
@@ -327,13 +333,13 @@ class Kube:
                 body=body,
                 auth_settings=["BearerToken"],
             )
-            response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            response = self.api.call_api(*request, _request_timeout=self.request_timeout)
             response.read()
             if not 200 <= response.status <= 299:
                 self.api.response_deserialize(response, {})  # raises ApiException with the Status
             return _parse(response.data)
 
-        return with_retries(call, on_retry=on_retry)
+        return with_retries(call, attempts=self.attempts, on_retry=on_retry)
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None

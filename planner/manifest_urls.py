@@ -9,5 +9,4 @@ urlpatterns = [
         manifest_views.manifests_download,
         name="plan-manifests-download",
     ),
-    path("lint/", manifest_views.lint, name="lint"),
 ]

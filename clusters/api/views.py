@@ -3,6 +3,7 @@ import re
 import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import discovery, rollout, services, snapshots, tasks
+from clusters import discovery, facts, rollout, services, snapshots, tasks
 from clusters.api.serializers import (
     ClusterSerializer,
     ExecRequestSerializer,
@@ -20,8 +21,16 @@ from clusters.api.serializers import (
     RolloutRequestSerializer,
     RolloutSerializer,
 )
+from clusters.kube import KubeError
 from clusters.models import Cluster, ExecRun, Rollout
-from planner import inventory
+from planner import findings, inventory, yamlio
+from planner.api.manifests import (
+    PreflightRequestSerializer,
+    PreflightResultSerializer,
+    finding_dicts,
+    plan_by_key,
+    safe_preflight,
+)
 from planner.models import Plan
 from railstudio.permissions import OperatorOnly
 from railstudio.roles import OPERATOR, VIEWER
@@ -33,7 +42,8 @@ class ClusterViewSet(viewsets.ModelViewSet):
     queryset = Cluster.objects.prefetch_related("plans")
     serializer_class = ClusterSerializer
     write_role = OPERATOR
-    action_write_roles = {"refresh": VIEWER}  # reading pods changes nothing on the cluster
+    # Reading pods or NADs changes nothing on the cluster.
+    action_write_roles = {"refresh": VIEWER, "preflight": VIEWER}
     filterset_fields = ["name", "is_lab", "drifted", "reachable"]
 
     def perform_create(self, serializer):
@@ -111,6 +121,55 @@ class ClusterViewSet(viewsets.ModelViewSet):
         services.enqueue(lambda: tasks.refresh_pods.delay(cluster.pk))
         return Response(
             {"queued": "refresh", "cluster": cluster.pk}, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(
+        request=PreflightRequestSerializer,
+        responses={
+            200: PreflightResultSerializer,
+            400: OpenApiTypes.OBJECT,
+            502: OpenApiTypes.OBJECT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def preflight(self, request, pk=None):
+        """Preflight over `{"yaml": "...", "plan": <id or slug, optional>}` against the
+        cluster's live NADs (every namespace) and nodes, read now within a few seconds. 502 with
+        the reason when the cluster does not answer. (POST /api/preflight/ takes facts you
+        give instead.)"""
+        cluster = self.get_object()
+        body = PreflightRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data.get("facts"):
+            raise ValidationError(
+                {"facts": ["The facts come from the cluster; POST /api/preflight/ takes yours."]}
+            )
+        key = body.validated_data.get("plan")
+        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        try:
+            objects = yamlio.load_documents(body.validated_data["yaml"])
+        except yamlio.YamlInputError as error:
+            raise ValidationError({"yaml": [error.describe()]}) from None
+        try:
+            live = facts.read_live_facts(rollout.target_for(cluster))
+        except KubeError as error:
+            return Response(
+                {"detail": f"Could not read the NADs of {cluster.name}: {error}"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        found = safe_preflight(objects, spec, live.facts)
+        return Response(
+            {
+                "objects": len(objects),
+                "findings": finding_dicts(found),
+                "counts": findings.counts(found),
+                "cluster": {
+                    "nads": live.nads,
+                    "namespaces": live.namespaces,
+                    "nodes": live.nodes,
+                    "multus": live.multus,
+                },
+            }
         )
 
     @extend_schema(
