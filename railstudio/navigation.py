@@ -27,7 +27,9 @@ def section_of(url_name: str | None) -> str:
         return ""
     if url_name in SECTION_BY_NAME:
         return SECTION_BY_NAME[url_name]
-    return next((section for prefix, section in SECTION_BY_PREFIX if url_name.startswith(prefix)), "")
+    return next(
+        (section for prefix, section in SECTION_BY_PREFIX if url_name.startswith(prefix)), ""
+    )
 
 
 @dataclass(frozen=True)
