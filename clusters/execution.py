@@ -54,7 +54,7 @@ def availability(report: dict) -> Availability:
     phase = report.get("phase") or "Unknown"
     states = [item for item in report.get("containers") or [] if isinstance(item, dict)]
     running = tuple(item["name"] for item in states if item.get("state") == "running")
-    detail = report.get("message") or report.get("reason") or ""
+    detail = (report.get("message") or report.get("reason") or "").rstrip(". ")
     if phase == "Pending" and not report.get("node"):
         why = f"{name} is Pending and not scheduled to a node yet"
         why += f" ({detail})" if detail else ""

@@ -85,7 +85,7 @@ class LiveFacts:
     namespaces: int
     nodes: int
     multus: bool  # the NetworkAttachmentDefinition CRD exists
-    seconds: float
+    milliseconds: int  # how long the reads took
 
 
 def read_live_facts(target: Target, timeout: tuple = LIVE_TIMEOUT) -> LiveFacts:
@@ -107,5 +107,5 @@ def read_live_facts(target: Target, timeout: tuple = LIVE_TIMEOUT) -> LiveFacts:
         namespaces=len({(nad.get("metadata") or {}).get("namespace") for nad in nads}),
         nodes=len(nodes),
         multus=lists[0] is not None,
-        seconds=time.monotonic() - started,
+        milliseconds=round((time.monotonic() - started) * 1000),
     )

@@ -426,10 +426,10 @@ class CarveReading:
         note = (
             f"{self.supernet} is not a network boundary: the /{self.supernet.rsplit('/', 1)[1]} "
             f"holding {self.supernet.split('/')[0]} is {self.network}. Rail Studio reads a "
-            f"supernet as a start address and a size, so it carves {self.summary}"
+            f"supernet as a start address and a size, so the rails start at {self.first}"
         )
         if self.outside:
-            note += f", of which {self.outside} lies outside {self.network}"
+            note += f", and {self.outside} lies outside {self.network}"
         return note + "."
 
 

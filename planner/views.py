@@ -189,8 +189,12 @@ def carved_text(plan: Plan) -> str:
         reading = ipam.read_carve(plan.supernet, plan.rail_prefix_length, plan.rail_count)
     except ipam.AddressError:
         return ""
-    return f"carved {reading.first} – {reading.last}" + (
-        "" if reading.aligned else " (from its address)"
+    if reading.aligned:
+        return f"carved {reading.first} – {reading.last}"
+    length = plan.supernet.rsplit("/", 1)[1]
+    return (
+        f"carved from its address: {reading.first} – {reading.last} "
+        f"(the /{length} network is {reading.network})"
     )
 
 

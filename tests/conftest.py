@@ -33,15 +33,25 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Under CI nothing may skip: a skipped test there is missing work, so fail the run."""
+    """Under CI nothing may skip (a skipped test there is missing work) and nothing may warn (a
+    clean run prints no warnings; the few accepted ones are filtered in pyproject.toml with the
+    reason): either fails the run."""
     if not IN_CI or hasattr(session.config, "workerinput"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
     if skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.", red=True)
         for report in skipped:
             reporter.write_line(f"  skipped: {report.nodeid} {report.longrepr}")
+        session.exitstatus = 1
+    warned = reporter.stats.get("warnings", [])
+    if warned:
+        reporter.write_line(f"CI=true: {len(warned)} warning(s); failing the run.", red=True)
+        for report in warned:
+            reporter.write_line(f"  warning: {report.nodeid or '(collection)'} {report.message}")
         session.exitstatus = 1
 
 

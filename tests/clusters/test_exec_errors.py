@@ -149,7 +149,7 @@ RUNNING = {"name": "trainer", "state": "running", "reason": None}
             },
             (),
             "Commands need a running container: pending is Pending and not scheduled to a node "
-            "yet (0/4 nodes are available: 4 Insufficient nvidia.com/rail9_vf.).",
+            "yet (0/4 nodes are available: 4 Insufficient nvidia.com/rail9_vf).",
         ),
         (
             {

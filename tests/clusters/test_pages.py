@@ -407,3 +407,35 @@ def test_operator_rolls_out_from_the_page_and_a_real_worker_finishes_it(
     response = as_operator.post(reverse("cluster-drift-check", args=[lab_cluster.pk]), **HTMX)
     html = poll_panel(as_operator, response, "drift")
     assert "in sync" in html
+
+
+@pytest.mark.django_db
+def test_a_rollout_that_changed_nothing_reads_no_changes_and_counts_are_plural(
+    as_operator, east, seed_plan
+):
+    applied = make_rollout(east, seed_plan, "succeeded", message="9 object(s) changed.")
+    unchanged = Rollout.objects.create(
+        cluster=east,
+        plan=seed_plan,
+        plan_slug=seed_plan.slug,
+        state="succeeded",
+        message="0 object(s) changed, 9 unchanged.",
+        findings=[
+            {"code": "ROCE_DSCP_TRUST", "severity": "warning", "object": "plan", "field": "",
+             "message": "m", "fix": "f"},
+        ],
+    )  # fmt: skip
+    assert unchanged.revision is None and unchanged.revision_label == "no changes"
+    page = re.sub(r"\s+", " ", text_of(as_operator.get(unchanged.get_absolute_url())))
+    assert "0 errors</span>" in page and "1 warning</span>" in page and "0 info</span>" in page
+    assert "0 error<" not in page
+    assert re.search(r"<dt>Revision</dt><dd><span class=\"revision revision-none\" title=\"Nothing "
+                     r"was changed, so no revision number was used", page)  # fmt: skip
+    assert ">Re-apply this bundle</button>" in page and "Roll back to r" not in page
+    history = re.sub(
+        r"\s+", " ", text_of(as_operator.get(reverse("plan-rollouts-page", args=[seed_plan.slug])))
+    )
+    assert ">no changes</span>" in history and ">r1</span>" in history
+    assert f"Roll back to r{applied.revision}" in text_of(
+        as_operator.get(applied.get_absolute_url())
+    )

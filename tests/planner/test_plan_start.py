@@ -40,9 +40,8 @@ def test_an_unaligned_supernet_says_which_network_it_is_not_and_what_lies_outsid
     assert reading.outside == "10.64.0.0 – 10.67.255.255"
     assert reading.note == (
         "10.60.0.0/13 is not a network boundary: the /13 holding 10.60.0.0 is 10.56.0.0/13. "
-        "Rail Studio reads a supernet as a start address and a size, so it carves 8 × /16: "
-        "10.60.0.0 – 10.67.255.255 (524,288 addresses), of which 10.64.0.0 – 10.67.255.255 lies "
-        "outside 10.56.0.0/13."
+        "Rail Studio reads a supernet as a start address and a size, so the rails start at "
+        "10.60.0.0, and 10.64.0.0 – 10.67.255.255 lies outside 10.56.0.0/13."
     )
     inside = ipam.read_carve("10.60.0.0/13", 16, 4)  # 10.60-10.63: unaligned, but inside
     assert not inside.aligned and inside.outside == "" and "lies outside" not in inside.note
@@ -93,7 +92,10 @@ def test_the_summary_says_how_the_supernet_was_carved(as_planner):
          "pod_cidr": "10.100.0.0/16"},
     )  # fmt: skip
     page = text_of(as_planner.get(reverse("plan-detail", args=["fabric-b"])))
-    assert "carved 10.60.0.0 – 10.67.255.255 (from its address)" in page
+    assert (
+        "carved from its address: 10.60.0.0 – 10.67.255.255 (the /13 network is 10.56.0.0/13)"
+        in page
+    )
 
 
 # ---------------------------------------------------------------------------------------------
