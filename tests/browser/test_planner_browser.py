@@ -38,14 +38,14 @@ def test_planner_creates_a_plan_and_drags_an_exclusion(
     page.locator("#first-run").get_by_role("link", name="Create a plan").click()
     page.get_by_role("textbox", name="Name", exact=True).fill("Fabric A")
     page.get_by_label("Supernet").fill("10.50.0.0/13")
-    page.get_by_label("Rails").fill("9")
+    page.get_by_label("Rails", exact=True).fill("9")
     page.get_by_role("button", name="Create plan").click()
     expect(page.locator("#err_supernet")).to_have_text(
         "10.50.0.0/13 holds only 8 /16 subnets, not 9."
     )
     expect(page.get_by_label("Supernet")).to_have_value("10.50.0.0/13")
     screenshot(page, tmp_path, "plan-form-errors.png")
-    page.get_by_label("Rails").fill("8")
+    page.get_by_label("Rails", exact=True).fill("8")
     page.get_by_role("button", name="Create plan").click()
 
     expect(page).to_have_url(f"{live_server.url}/plans/fabric-a/")

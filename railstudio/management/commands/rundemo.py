@@ -2,6 +2,7 @@
 admin for /admin/), start the web server, a Celery worker and beat and a lab cluster, print the
 URL, and stop everything on Ctrl-C."""
 
+import contextlib
 import os
 import secrets
 import signal
@@ -96,11 +97,11 @@ class Command(BaseCommand):
             if env.is_filesystem_broker(settings.CELERY_BROKER_URL)
             else ["--concurrency=2"]
         )
-        return subprocess.Popen(command)
+        return _spawn(command)
 
     def _start_beat(self):
         schedule = settings.VAR_DIR / "celerybeat-schedule"
-        return subprocess.Popen(
+        return _spawn(
             [
                 sys.executable,
                 "-m",
@@ -116,7 +117,7 @@ class Command(BaseCommand):
         )
 
     def _start_lab(self):
-        return subprocess.Popen(
+        return _spawn(
             [sys.executable, "manage.py", "labcluster", "up", "--bind", SEED_PLAN_SLUG],
             stdout=subprocess.DEVNULL,
         )
@@ -129,7 +130,14 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
             cluster = Cluster.objects.filter(name="lab").first()
-            if cluster and cluster.server != before:
+            # The row may exist a moment before its server and kubeconfig (get_or_create, then
+            # save): wait for both.
+            if (
+                cluster
+                and cluster.server
+                and cluster.server != before
+                and cluster.kubeconfig_encrypted
+            ):
                 return cluster
             time.sleep(0.3)
         self.stderr.write("The lab cluster did not come up; continuing without it.")
@@ -146,7 +154,7 @@ class Command(BaseCommand):
         )
 
     def _start_web(self, host, port):
-        return subprocess.Popen(
+        return _spawn(
             [
                 sys.executable,
                 "-m",
@@ -190,13 +198,27 @@ class Command(BaseCommand):
             time.sleep(0.5)
         self._stop(children)
 
-    def _stop(self, children):
+    def _stop(self, children, grace: float = 20):
+        """SIGTERM to each child's process group (gunicorn's workers, the lab's server), then
+        SIGKILL to whatever is left after `grace` seconds: nothing outlives the demo."""
         for child in children:
-            if child.poll() is None:
-                child.terminate()
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
         for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for child in children:
+            _signal_group(child, signal.SIGKILL)  # a grandchild may outlive its parent
+            child.wait()
         self.stdout.write("Stopped.")
+
+
+def _spawn(command: list[str], **options) -> subprocess.Popen:
+    """Each child in its own process group, so the demo stops it with everything it started
+    (Ctrl-C reaches the demo, which stops them in turn)."""
+    return subprocess.Popen(command, start_new_session=True, **options)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signum)
