@@ -337,8 +337,10 @@ def rollout_detail(request, pk):
 
 @viewer_required
 def rollout_live(request, pk):
-    """The polled part of the rollout page: state, findings, per-object rows, then diffs."""
-    return render(request, "clusters/partials/rollout_live.html", live_context(get_rollout(pk)))
+    """The polled part of the rollout page: state, findings, per-object rows, then diffs; and,
+    out of band, the revision it took (known only when it ends)."""
+    context = {**live_context(get_rollout(pk)), "polled": True}
+    return render(request, "clusters/partials/rollout_live.html", context)
 
 
 @operator_post

@@ -9,8 +9,9 @@ from railstudio.api_urls import router
 pytestmark = pytest.mark.django_db
 
 
-def test_the_root_lists_every_collection_of_both_routers(viewer_api):
-    response = viewer_api.get("/api/")
+def test_the_root_lists_every_collection_of_both_routers(viewer_api, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):  # the user's permissions
+        response = viewer_api.get("/api/")
     assert response.status_code == 200
     listed = response.json()
     registered = [

@@ -48,8 +48,13 @@ def test_a_viewer_is_told_which_role_each_way_needs(as_viewer):
     assert reverse("plan-create") not in html.split("<main", 1)[1].split("lab-command")[0]
 
 
-def test_the_page_turns_into_the_dashboard_once_a_cluster_registers(as_operator):
-    waiting = as_operator.get(reverse("home") + "?poll=first-run", **POLL)
+def test_the_page_turns_into_the_dashboard_once_a_cluster_registers(
+    as_operator, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):  # session, user, roles, two exists()
+        as_operator.get(reverse("home"))
+    with django_assert_max_num_queries(6):  # every 5 s while the page is open
+        waiting = as_operator.get(reverse("home") + "?poll=first-run", **POLL)
     assert waiting.status_code == 204 and "HX-Refresh" not in waiting
     Cluster.objects.create(name="lab", server="https://127.0.0.1:6443", is_lab=True)
     ready = as_operator.get(reverse("home") + "?poll=first-run", **POLL)

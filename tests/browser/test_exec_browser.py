@@ -118,3 +118,25 @@ def test_lint_checks_pasted_yaml_against_the_labs_live_nads(page, live_server, l
     expect(nad).to_contain_text('Did you mean "sriov-rail-1"?')
     expect(page.locator('#lint-result [data-code="NAD_UNVERIFIED"]')).to_have_count(0)
     screenshot(page, tmp_path, "lint-against-cluster.png")
+
+
+def test_a_rollout_that_changes_nothing_takes_no_revision_number(
+    page, live_server, lab_scene, celery_worker_thread, tmp_path
+):
+    cluster, _, _ = lab_scene
+    plan = cluster.plans.get()
+    page.set_viewport_size({"width": 1360, "height": 900})
+    log_in(page, live_server, "otto")
+    for expected in ("r1", "no changes"):
+        page.goto(f"{live_server.url}/plans/{plan.slug}/")
+        page.locator("#plan-rollout-panel").get_by_role("button", name="Roll out to lab").click()
+        expect(page.locator("#rollout-live [data-state]")).to_have_text("succeeded", timeout=60_000)
+        expect(page.locator("#rollout-revision")).to_have_text(expected)  # updated in place
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"Rollout #\d+"))
+    expect(page.get_by_role("button", name="Re-apply this bundle")).to_be_visible()
+    page.goto(f"{live_server.url}/plans/{plan.slug}/rollouts/")
+    history = page.locator(".rollout-history tbody tr")
+    expect(history).to_have_count(2)
+    expect(history.nth(0).locator(".revision")).to_have_text("no changes")
+    expect(history.nth(1).locator(".revision")).to_have_text("r1")
+    screenshot(page, tmp_path, "rollouts-no-changes.png")

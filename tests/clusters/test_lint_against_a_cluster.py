@@ -121,6 +121,16 @@ def test_a_cluster_that_does_not_answer_is_said_within_the_bound(as_viewer, seed
     assert elapsed < 3 * facts.LIVE_TIMEOUT[1]  # one attempt, bounded; not 6 x 30 s
 
 
+def test_lint_against_a_cluster_reads_the_database_a_few_times_however_many_clusters(
+    as_viewer, lab_with_nads, django_assert_max_num_queries
+):
+    for number in range(5):
+        Cluster.objects.create(name=f"other-{number}", server="https://10.9.9.9:6443")
+    with django_assert_max_num_queries(8):
+        response = as_viewer.post(reverse("lint"), {"yaml": POD, "cluster": lab_with_nads.pk})
+    assert response.status_code == 200 and "NAD_NOT_FOUND" in codes(response)
+
+
 def test_an_unknown_cluster_is_refused_by_name(as_viewer):
     response = as_viewer.post(reverse("lint"), {"yaml": POD, "cluster": "9999"})
     assert response.status_code == 422

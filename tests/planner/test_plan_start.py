@@ -80,6 +80,15 @@ def test_the_preview_says_why_nothing_can_be_carved(as_planner, values, says):
     assert says in preview(as_planner, **values)
 
 
+def test_the_preview_and_the_import_page_cost_a_few_queries(
+    as_planner, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(4):  # session, user, the role check; nothing to read
+        as_planner.get(reverse("plan-create-preview"), {"supernet": "10.0.0.0/8"})
+    with django_assert_max_num_queries(4):
+        as_planner.get(reverse("plan-import"))
+
+
 def test_the_preview_is_for_planners(as_viewer):
     assert as_viewer.get(reverse("plan-create-preview")).status_code == 403
 
