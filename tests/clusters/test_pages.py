@@ -429,8 +429,9 @@ def test_a_rollout_that_changed_nothing_reads_no_changes_and_counts_are_plural(
     page = re.sub(r"\s+", " ", text_of(as_operator.get(unchanged.get_absolute_url())))
     assert "0 errors</span>" in page and "1 warning</span>" in page and "0 info</span>" in page
     assert "0 error<" not in page
-    assert re.search(r"<dt>Revision</dt><dd> ?<span class=\"revision revision-none\" title=\"Nothing "
-                     r"was changed, so no revision number was used", page)  # fmt: skip
+    assert re.search(r'<dt>Revision</dt><dd><span id="rollout-revision"> ?<span class="revision '
+                     r'revision-none" title="Nothing was changed, so no revision number was used',
+                     page)  # fmt: skip
     assert ">Re-apply this bundle</button>" in page and "Roll back to r" not in page
     history = re.sub(
         r"\s+", " ", text_of(as_operator.get(reverse("plan-rollouts-page", args=[seed_plan.slug])))
