@@ -18,4 +18,4 @@ RUN mkdir -p var && SECRET_KEY=build python manage.py collectstatic --noinput \
 # (a volume in docker-compose.yml) is the only place it may write.
 USER railstudio
 EXPOSE 8000
-CMD ["gunicorn", "railstudio.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "railstudio.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--no-control-socket"]

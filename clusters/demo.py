@@ -123,4 +123,7 @@ def populate(cluster: Cluster, plan: Plan, user=None, faults: LabFaults | None =
         wait_until_admitted(kube, plan.namespace, created)
     time.sleep(1.5)  # let the lab's kubelet and CNI settle before the first snapshot
     snapshots.refresh(cluster)
+    # A lab started again is empty, and an earlier run's drift check said so: check now, so the
+    # dashboard does not call the new lab drifted until beat's next check.
+    rollout.check_drift(cluster)
     return created

@@ -921,12 +921,44 @@ def _wrong_subnet(view: PodView, context: Context, item: InterfaceReport) -> Fin
     )
 
 
+def _excluding_entry(entries: list[str], ip: str | None) -> str | None:
+    """The entry of a NAD's whereabouts exclude list that holds `ip`, if any."""
+    if not ip:
+        return None
+    try:
+        address = ipam.ip_to_int(ip)
+    except (OSError, ValueError):
+        return None
+    for entry in entries:
+        try:  # whereabouts reads an entry as Go's net.ParseCIDR does: host bits are ignored
+            network = ipam.parse_network(entry, strict=False)
+        except ipam.AddressError:
+            continue
+        if network.first <= address <= network.last:
+            return entry
+    return None
+
+
 def _excluded(view: PodView, context: Context, item: InterfaceReport) -> Finding:
     nad = _nad_range(context, item)
-    if nad is not None:
+    covering = _excluding_entry(nad[1], item.ip) if nad is not None else None
+    fix = (
+        "Roll out the plan so whereabouts skips the exclusion, then recreate the pod for a new "
+        "address."
+    )
+    if covering:
         why = (
-            f"the cluster's NAD excludes only {', '.join(nad[1]) or 'nothing'}: the exclusion was "
-            "added to the plan and not rolled out, or the pod got the address before it was"
+            f"the cluster's NAD {item.nad} already excludes it ({covering}), so the exclusion "
+            "was rolled out after the pod got this address; whereabouts never moves a running "
+            "pod's address"
+        )
+        fix = "Recreate the pod to get an address outside the exclusion; nothing to roll out."
+    elif nad is not None:
+        listed = ", ".join(nad[1])
+        why = (
+            f"the cluster's NAD {item.nad} does not exclude it "
+            f"({f'its exclude list is {listed}' if listed else 'it excludes nothing'}): "
+            "the plan's exclusion has not been rolled out to this cluster"
         )
     else:
         why = "the NAD's exclude list lacks it, or the pod got the address before it was added"
@@ -936,8 +968,7 @@ def _excluded(view: PodView, context: Context, item: InterfaceReport) -> Finding
         f"interfaces.{item.name}",
         f"{_rail_label(item)} has {item.ip}, which the plan excludes ({item.exclusion}); it may "
         f"collide with infrastructure on the rail: {why}.",
-        "Roll out the plan so whereabouts skips the exclusion, then recreate the pod for a new "
-        "address.",
+        fix,
         evidence=f"network-status {item.network}: interface {item.name}, ips {item.ips}",
     )
 

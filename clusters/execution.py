@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
 from clusters.failures import describe
-from clusters.kube import Kube
+from clusters.kube import Kube, KubeError
 from clusters.models import ExecRun
 from clusters.rollout import target_for
 from planner import k8snames
@@ -57,6 +58,46 @@ def normalize(command: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Whether a pod (as its last snapshot reports it) can run a command, and in which
+    containers; `why` says what stands in the way when none can."""
+
+    containers: tuple[str, ...]
+    why: str = ""
+
+    @property
+    def available(self) -> bool:
+        return bool(self.containers)
+
+
+def availability(report: dict) -> Availability:
+    """Commands run in a running container; a Pending, finished or crashing pod has none, and
+    the API server would refuse the exec (e.g. "pod x does not have a host assigned")."""
+    name = report.get("name") or "the pod"
+    phase = report.get("phase") or "Unknown"
+    states = [item for item in report.get("containers") or [] if isinstance(item, dict)]
+    running = tuple(item["name"] for item in states if item.get("state") == "running")
+    detail = (report.get("message") or report.get("reason") or "").rstrip(". ")
+    if phase == "Pending" and not report.get("node"):
+        why = f"{name} is Pending and not scheduled to a node yet"
+        why += f" ({detail})" if detail else ""
+    elif phase in ("Succeeded", "Failed"):
+        why = f"{name} has finished ({phase}): it has no running container"
+    elif phase not in ("Pending", "Running"):
+        why = f"{name} is {phase} in the last snapshot"
+    elif running:
+        return Availability(running)
+    else:
+        waiting = [
+            f"{item['name']}: {item.get('reason') or item.get('state') or 'not started'}"
+            for item in states
+        ]
+        why = f"{name} is {phase} on {report.get('node')} but none of its containers runs yet"
+        why += f" ({'; '.join(waiting)})" if waiting else ""
+    return Availability((), f"Commands need a running container: {why}.")
+
+
 def _missing_tool_message(run: ExecRun) -> str:
     tool = ALLOWED[run.command][0]
     package = {"ip": "iproute2", "ibv_devinfo": "ibverbs-utils (rdma-core)"}.get(tool, tool)
@@ -64,6 +105,14 @@ def _missing_tool_message(run: ExecRun) -> str:
         f"The container has no `{tool}` command (exit code {run.exit_code}). Install {package} "
         "in the image, or attach a debug container that has it."
     )
+
+
+def refusal_text(error: KubeError) -> str:
+    """The API server's answer as kubectl prints it, e.g. `Error from server (BadRequest): pod
+    x does not have a host assigned`; no connection: what went wrong on the way."""
+    if error.status and error.reason:
+        return f"Error from server ({error.reason}): {error.message}"
+    return error.message
 
 
 def execute(run_id: int) -> ExecRun:
@@ -84,6 +133,8 @@ def execute(run_id: int) -> ExecRun:
         not_found = "executable file not found" in stderr or "not found" in stderr.lower()
         if code in MISSING_TOOL_CODES and (not_found or code == 127):
             run.error = _missing_tool_message(run)
+    except KubeError as error:
+        run.error = refusal_text(error)
     except Exception as error:  # whatever it is, the run ends with the reason
         run.error = f"The exec call failed: {describe(error)}"
     run.duration_ms = int((time.monotonic() - started) * 1000)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from clusters.kube import Kube, KubeError
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from clusters.kube import Kube, KubeError, Target, concurrently
+from planner import manifests
 
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
 SRIOV_GROUP = "sriovnetwork.openshift.io"
@@ -66,3 +71,41 @@ def preflight_facts(nodes: list[dict], nads: list[dict]) -> dict:
             for nad in nads
         ],
     }
+
+
+LIVE_TIMEOUT = (3, 5)  # connect, read (seconds): a page waits for these reads
+
+
+@dataclass(frozen=True)
+class LiveFacts:
+    """A cluster's NADs and nodes as preflight facts, read just now for a page."""
+
+    facts: dict
+    nads: int
+    namespaces: int
+    nodes: int
+    multus: bool  # the NetworkAttachmentDefinition CRD exists
+    milliseconds: int  # how long the reads took
+
+
+def read_live_facts(target: Target, timeout: tuple = LIVE_TIMEOUT) -> LiveFacts:
+    """The NADs of every namespace and the nodes, read at once, one attempt each, each bounded
+    by `timeout`, so the page waits a few seconds at most. KubeError when the cluster does not
+    answer; a cluster without Multus has no NADs (and says so)."""
+    started = time.monotonic()
+    with Kube(target, request_timeout=timeout, attempts=1) as kube:
+        calls = [partial(kube.list, manifests.NAD_API_VERSION, manifests.NAD_KIND), kube.nodes]
+        lists: dict[int, list[dict] | None] = {}
+        for index, items, error in concurrently(calls, len(calls)):
+            if error is not None and not (index == 0 and error.status == 404):
+                raise error
+            lists[index] = items  # None: no NAD CRD (404)
+    nads, nodes = lists[0] or [], lists[1] or []
+    return LiveFacts(
+        facts=preflight_facts(nodes, nads),
+        nads=len(nads),
+        namespaces=len({(nad.get("metadata") or {}).get("namespace") for nad in nads}),
+        nodes=len(nodes),
+        multus=lists[0] is not None,
+        milliseconds=round((time.monotonic() - started) * 1000),
+    )

@@ -9,6 +9,7 @@ import copy
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
+from websocket import WebSocketBadStatusException
 
 from clusters import exec_plugins, kubeconfig_policy, kubeconfigs
 from planner import k8snames
@@ -88,6 +90,8 @@ class KubeError(Exception):
 
 
 def _from_api_exception(error) -> KubeError:
+    if getattr(error, "status", None) == 0:  # a websocket call (exec) failed before streaming
+        return _from_websocket_failure(error)
     status = getattr(error, "status", None)
     body = getattr(error, "body", None) or getattr(error, "summary", lambda: "")()
     headers = getattr(error, "headers", None) or {}
@@ -110,6 +114,50 @@ def _from_api_exception(error) -> KubeError:
             retry_after = None
     return KubeError(
         message, status=status, reason=reason, retry_after=retry_after, kubernetes_status=is_status
+    )
+
+
+def _handshake(error) -> tuple[int, str, str] | None:
+    """(HTTP status, status text, body) of a refused websocket handshake. The client wraps
+    websocket's WebSocketBadStatusException into ApiException(status=0, reason=its text), so the
+    answer is on the exception it replaced, or else in that text:
+    "Handshake status 400 Bad Request -+-+- {headers} -+-+- {body}"."""
+    cause = error.__context__
+    if isinstance(cause, WebSocketBadStatusException):
+        body = cause.resp_body or b""
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        return cause.status_code, cause.status_message or "", text
+    match = _HANDSHAKE.match(str(getattr(error, "reason", "") or ""))
+    if match is None:
+        return None
+    return int(match["status"]), match["text"].strip(), match["body"]
+
+
+_HANDSHAKE = re.compile(
+    r"Handshake status (?P<status>\d{3}) (?P<text>[^-]*)-\+-\+- .*? -\+-\+- (?P<body>.*)\Z",
+    re.DOTALL,
+)
+
+
+def _from_websocket_failure(error) -> KubeError:
+    """What the API server said when it refused an exec, as it said it (the Status message,
+    e.g. "pod x does not have a host assigned"); a failure to connect at all is transient."""
+    handshake = _handshake(error)
+    if handshake is None:
+        return KubeError(f"Cannot reach the API server: {getattr(error, 'reason', '') or error}")
+    status, text, body = handshake
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("kind") == "Status":
+        return KubeError(
+            parsed.get("message") or text, status=status, reason=parsed.get("reason") or text
+        )
+    return KubeError(
+        f"the API server refused the websocket with HTTP {status} {text}".rstrip(),
+        status=status,
+        reason=text,
     )
 
 
@@ -320,8 +368,14 @@ class Kube:
     Object calls may run from several threads at once (urllib3's pool is thread-safe);
     `max_parallel` is the pool's size, beyond which connections would be thrown away."""
 
-    def __init__(self, target: Target):
+    def __init__(
+        self, target: Target, *, request_timeout: tuple = REQUEST_TIMEOUT, attempts: int = 6
+    ):
+        """`request_timeout` and `attempts` bound the object calls; a page that waits for an
+        answer gives short ones (clusters.facts.read_live_facts)."""
         self.target = target
+        self.request_timeout = request_timeout
+        self.attempts = attempts
         self.api = api_client(target)
         self._dynamic: DynamicClient | None = None
         self.max_parallel = self.api.configuration.connection_pool_maxsize or 1
@@ -419,7 +473,7 @@ class Kube:
                 body=body,
                 auth_settings=["BearerToken"],
             )
-            response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            response = self.api.call_api(*request, _request_timeout=self.request_timeout)
             response.read()
             if not 200 <= response.status <= 299:
                 self.api.response_deserialize(response, {})  # raises ApiException with the Status
@@ -433,7 +487,7 @@ class Kube:
                     kubernetes_status=False,
                 ) from None
 
-        return with_retries(call, on_retry=on_retry)
+        return with_retries(call, attempts=self.attempts, on_retry=on_retry)
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None

@@ -84,14 +84,22 @@ ACTIVE_STATES = (RolloutState.PENDING, RolloutState.RUNNING)
 
 
 class Rollout(models.Model):
-    """One push of a plan's bundle to one cluster: an audit record and a revision."""
+    """One push of a plan's bundle to one cluster: an audit record, and a revision when it
+    changed the cluster.
+
+    A revision is a bundle applied: the plan's revisions on a cluster are numbered 1, 2, 3...
+    in the order they changed it. A rollout that changed nothing (every object already matched,
+    a dry run, one blocked by preflight or failing before any write) keeps no number and stays
+    in the history as the audit record of what was tried."""
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rollouts")
     plan = models.ForeignKey(
         "planner.Plan", on_delete=models.SET_NULL, null=True, related_name="rollouts"
     )
     plan_slug = models.SlugField(max_length=63)
-    revision = models.PositiveIntegerField()
+    revision = models.PositiveIntegerField(
+        null=True, blank=True, help_text="set when the rollout changes the cluster"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -128,11 +136,16 @@ class Rollout(models.Model):
                 fields=["cluster"],
                 condition=Q(state__in=["pending", "running"]),
                 name="one_active_rollout_per_cluster",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["cluster", "plan_slug", "revision"],
+                condition=Q(revision__isnull=False),
+                name="one_rollout_per_revision",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.plan_slug} r{self.revision} -> {self.cluster.name} ({self.state})"
+        return f"{self.plan_slug} {self.revision_label} -> {self.cluster.name} ({self.state})"
 
     def get_absolute_url(self):
         return reverse("rollout-detail", args=[self.pk])
@@ -145,6 +158,15 @@ class Rollout(models.Model):
     def restores_revision(self) -> int | None:
         """The revision a rollback puts back (its own `revision` is the new one it makes)."""
         return self.rollback_of.revision if self.rollback_of_id else None
+
+    @property
+    def revision_label(self) -> str:
+        """r3; or why there is no number: in progress, dry run, no changes."""
+        if self.revision is not None:
+            return f"r{self.revision}"
+        if self.is_active:
+            return "in progress"
+        return "dry run" if self.dry_run else "no changes"
 
 
 class ObjectAction(models.TextChoices):

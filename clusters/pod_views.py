@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -24,6 +24,7 @@ from clusters import execution, pod_svg, services, tasks
 from clusters.models import Cluster, ExecRun
 from clusters.views import get_cluster, operator_post, stamp
 from planner.findings import CODES, INFO
+from planner.models import Plan
 from planner.views import role_required, viewer_required
 from railstudio import numbers
 from railstudio.roles import OPERATOR
@@ -33,6 +34,7 @@ TABLE_POLL_LIMIT = 30  # one poll a second after Refresh
 EXEC_POLL_LIMIT = 60  # one poll every 500 ms: ~30 s, past the exec timeout
 POD_FIELDS = ("namespace", "name", "node", "phase", "ok", "problems", "codes")
 BAD_REQUEST = 400
+LAB_COMMAND = ".venv/bin/python manage.py labcluster up"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ def pod_detail(request, pk, namespace, name):
         "report": report,
         "diagram": pod_svg.layout(report, pod_cidr_for(cluster, namespace)),
         "commands": list(execution.ALLOWED),
-        "containers": [item.get("name") for item in report.get("containers") or []],
+        "exec": execution.availability(report),
     }
     return render(request, "clusters/pods/pod_detail.html", context)
 
@@ -226,8 +228,22 @@ def exec_run(request, pk, run_id):
 # The home dashboard
 
 
+def is_empty_install() -> bool:
+    return not (Plan.objects.exists() or Cluster.objects.exists())
+
+
 @viewer_required
 def dashboard(request):
+    """The estate at a glance; on an empty install, the first-run page instead (it polls, and
+    reloads into the dashboard once a plan or cluster exists, e.g. a lab registering itself)."""
+    empty = is_empty_install()
+    if request.GET.get("poll") == "first-run":
+        response = HttpResponse(status=204)
+        if not empty:
+            response["HX-Refresh"] = "true"
+        return response
+    if empty:
+        return render(request, "dashboard/first_run.html", {"lab_command": LAB_COMMAND})
     return render(request, "dashboard/home.html", estate.overview())
 
 

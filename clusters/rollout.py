@@ -68,12 +68,10 @@ def request_rollout(
         with transaction.atomic():
             if cluster.rollouts.filter(state__in=ACTIVE_STATES).exists():
                 raise RolloutConflict(_conflict_message(cluster))
-            last = cluster.rollouts.filter(plan_slug=plan.slug).aggregate(n=Max("revision"))["n"]
             return Rollout.objects.create(
                 cluster=cluster,
                 plan=plan,
-                plan_slug=plan.slug,
-                revision=(last or 0) + 1,
+                plan_slug=plan.slug,  # the revision number comes when it changes the cluster
                 created_by=user if user and user.is_authenticated else None,
                 dry_run=dry_run,
                 prune=prune,
@@ -122,18 +120,40 @@ def request_rollback(
         raise RollbackRefused(refusal)
     if (prune or force) and not reason.strip():
         raise RollbackRefused("Pruning or forcing a rollback needs a reason, for the audit record.")
-    why = f"rollback to revision {rollout.revision}" + (f": {reason.strip()}" if reason else "")
+    why = f"rollback to {revision_text(rollout)}" + (f": {reason.strip()}" if reason else "")
     return request_rollout(  # the reason is recorded whether it prunes, forces or neither
         rollout.cluster, rollout.plan, user, prune=prune, force=force,
         force_reason=why, bundle=rollout.bundle, rollback_of=rollout,
     )  # fmt: skip
 
 
+def revision_text(rollout: Rollout) -> str:
+    if rollout.revision is None:
+        return f"the bundle of rollout #{rollout.pk}"
+    return f"revision {rollout.revision}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Execution (inside the worker)
 
 
+def _number(rollout: Rollout) -> None:
+    """A rollout that changed the cluster (applied or pruned an object) becomes the plan's next
+    revision there. One that changed nothing keeps no number: a revision is a bundle applied."""
+    if rollout.revision is not None or rollout.dry_run:
+        return
+    if not rollout.items.filter(outcome="applied").exists():
+        return
+    with transaction.atomic():
+        Cluster.objects.select_for_update().filter(pk=rollout.cluster_id).first()
+        others = Rollout.objects.filter(cluster_id=rollout.cluster_id, plan_slug=rollout.plan_slug)
+        last = others.aggregate(n=Max("revision"))["n"]
+        rollout.revision = (last or 0) + 1
+        rollout.save(update_fields=["revision"])
+
+
 def _finish(rollout: Rollout, state: str, message: str = "") -> None:
+    _number(rollout)
     """End the rollout, unless it ended meanwhile (cancelled, or interrupted when this worker
     stopped beating): then the record keeps what happened."""
     now = timezone.now()

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from clusters import discovery_views, views
+from clusters import discovery_views, lint_views, views
 
 urlpatterns = [
+    path("lint/", lint_views.lint, name="lint"),
     path("clusters/", views.cluster_list, name="cluster-list"),
     path("clusters/new/", views.cluster_create, name="cluster-create"),
     path("clusters/new/contexts/", views.kubeconfig_contexts, name="cluster-contexts"),

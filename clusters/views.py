@@ -485,9 +485,11 @@ def rollout_detail(request, pk):
 
 @viewer_required
 def rollout_live(request, pk):
-    """The polled part of the rollout page: state, findings, per-object rows, then diffs."""
+    """The polled part of the rollout page: state, findings, per-object rows, then diffs; and,
+    out of band, the revision it took (known only when it ends)."""
     liveness.reap()
-    return render(request, "clusters/partials/rollout_live.html", live_context(get_rollout(pk)))
+    context = {**live_context(get_rollout(pk)), "polled": True}
+    return render(request, "clusters/partials/rollout_live.html", context)
 
 
 def rollback_page(request, record: Rollout, status: int = 200, **extra):
@@ -514,8 +516,8 @@ def rollout_rollback(request, pk):
         return rollback_page(request, record, INVALID, form=form, action_error=str(error))
     messages.success(
         request,
-        f"Rolling {record.cluster.name} back to revision {record.revision} of "
-        f"{record.plan_slug} (as rollout #{new.pk}, revision {new.revision}).",
+        f"Rolling {record.cluster.name} back to {rollout.revision_text(record)} of "
+        f"{record.plan_slug} (as rollout #{new.pk}).",
     )
     return redirect(new)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner import ipam
-from planner.models import CNIType, ExclusionPurpose
+from planner import ipam, naming
+from planner.models import CNIType, ExclusionPurpose, Plan
 from railstudio import numbers
 
 
@@ -39,7 +39,9 @@ PLAN_FIELDS = (
         "supernet",
         "Supernet",
         placeholder="10.50.0.0/13",
-        help="Optional. Rails are carved from it: 10.50.0.0/13 by /16 gives 10.50-10.57.",
+        help="Optional. Read as a start address and a size: rails are carved consecutively from "
+        "its address, even when that is not a boundary of its prefix (10.50.0.0/13 by /16 gives "
+        "10.50-10.57). The preview below says what will be carved.",
     ),
     FieldSpec("rail_count", "Rails", kind="number", help="Between 1 and 64."),
     FieldSpec("rail_prefix_length", "Rail prefix length", kind="number", help="e.g. 16 for /16."),
@@ -150,3 +152,58 @@ def exclusion_for_span(span: ipam.Span, version: int) -> dict:
     if len(cidrs) == 1:
         return {"cidr": cidrs[0]}
     return {"start": ipam.int_to_ip(span[0], version), "end": ipam.int_to_ip(span[1], version)}
+
+
+@dataclass(frozen=True)
+class CarvedRail:
+    index: int
+    subnet: str
+    nad_name: str
+    resource_name: str
+    interface_name: str
+
+
+@dataclass(frozen=True)
+class CarvePreview:
+    """What the New-plan form will carve, for its live preview: the rails, or why none."""
+
+    reading: ipam.CarveReading | None = None
+    rails: tuple[CarvedRail, ...] = ()
+    problem: str = ""  # why nothing can be carved from these values
+    empty: bool = False  # no supernet: the plan starts without rails
+
+
+def _whole(value: str, label: str, low: int, high: int) -> tuple[int | None, str]:
+    text = (value or "").strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        return None, f"{label} must be a whole number from {low} to {high}."
+    return int(text), ""
+
+
+def carve_preview(values: dict) -> CarvePreview:
+    """The rails a plan with these form values gets (default names), or what is wrong."""
+    supernet = (values.get("supernet") or "").strip()
+    if not supernet:
+        return CarvePreview(empty=True)
+    count, problem = _whole(values.get("rail_count", ""), "Rails", 1, 64)
+    prefix, prefix_problem = _whole(
+        values.get("rail_prefix_length", ""), "The prefix length", 1, 128
+    )
+    if problem or prefix_problem:
+        return CarvePreview(problem=problem or prefix_problem)
+    try:
+        reading = ipam.read_carve(supernet, prefix, count)
+    except ipam.AddressError as error:
+        return CarvePreview(problem=str(error))
+    defaults = {field.name: field.default for field in Plan._meta.fields if field.has_default()}
+    rails = tuple(
+        CarvedRail(
+            index,
+            subnet,
+            naming.render(defaults["nad_name_template"], index),
+            naming.render(defaults["resource_name_template"], index),
+            naming.render(defaults["interface_template"], index),
+        )
+        for index, subnet in enumerate(reading.subnets)
+    )
+    return CarvePreview(reading=reading, rails=rails)

@@ -399,6 +399,63 @@ def carve(supernet: str, prefix_length: int, count: int) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class CarveReading:
+    """What `carve` makes of a supernet, in words a person can check before creating rails."""
+
+    supernet: str
+    subnets: list[str]
+    first: str  # the first and last address carved
+    last: str
+    size: int  # addresses carved
+    network: str  # the real network of the supernet's prefix (host bits cleared)
+    aligned: bool  # the supernet is that network
+    outside: str  # the carved range outside `network`, as "A – B", or ""
+
+    @property
+    def summary(self) -> str:
+        count, length = len(self.subnets), self.subnets[0].rsplit("/", 1)[1]
+        rails = f"{count} × /{length}" if count > 1 else f"one /{length}"
+        return f"{rails}: {self.first} – {self.last} ({self.size:,} addresses)"
+
+    @property
+    def note(self) -> str:
+        """How an unaligned supernet is read; empty when there is nothing to explain."""
+        if self.aligned:
+            return ""
+        note = (
+            f"{self.supernet} is not a network boundary: the /{self.supernet.rsplit('/', 1)[1]} "
+            f"holding {self.supernet.split('/')[0]} is {self.network}. Rail Studio reads a "
+            f"supernet as a start address and a size, so the rails start at {self.first}"
+        )
+        if self.outside:
+            note += f", and {self.outside} lies outside {self.network}"
+        return note + "."
+
+
+def read_carve(supernet: str, prefix_length: int, count: int) -> CarveReading:
+    """`carve`, with what a person needs to check it (AddressError as carve raises it)."""
+    subnets = carve(supernet, prefix_length, count)
+    given = parse_network(supernet, strict=False)
+    real = given.cidr
+    first = int(parse_network(subnets[0]).first)
+    last = int(parse_network(subnets[-1]).last)
+    beyond = subtract([(first, last)], [(int(real.first), int(real.last))])
+    version = given.version
+    return CarveReading(
+        supernet=str(supernet).strip(),
+        subnets=subnets,
+        first=int_to_ip(first, version),
+        last=int_to_ip(last, version),
+        size=last - first + 1,
+        network=str(real),
+        aligned=given.ip == real.network,
+        outside=", ".join(
+            f"{int_to_ip(low, version)} – {int_to_ip(high, version)}" for low, high in beyond
+        ),
+    )
+
+
 def snap_span(first: int, last: int, within: Span) -> Span:
     """Widen a dragged span to CIDR boundaries: both ends aligned to the largest power-of-two
     block that fits in the drag, clipped to `within` (the rail subnet)."""

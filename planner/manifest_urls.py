@@ -9,6 +9,5 @@ urlpatterns = [
         manifest_views.manifests_download,
         name="plan-manifests-download",
     ),
-    path("lint/", manifest_views.lint, name="lint"),
     path("highlight.css", manifest_views.highlight_css, name="highlight-css"),
 ]

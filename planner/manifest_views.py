@@ -1,7 +1,8 @@
-"""The Manifests tab of a plan (rendered objects, findings, IP preview) and the Lint YAML page.
+"""The Manifests tab of a plan: rendered objects, findings, IP preview.
 
-Both only read, so the viewer role is enough (lint posts for the size of its input, writes
-nothing). Rendering and its input rules are shared with the API (`planner.api.manifests`).
+It only reads, so the viewer role is enough. Rendering and its input rules are shared with the
+API (`planner.api.manifests`). The Lint YAML page is clusters.lint_views (it may read a live
+cluster); its logic is planner.lint.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from planner import findings, highlight, manifests, preflight, yamlio
-from planner.api.manifests import KINDS, BundleError, pod_options, render_kind, safe_preflight
+from planner.api.manifests import KINDS, BundleError, pod_options, render_kind
 from planner.models import Plan
-from railstudio import numbers, uploads
+from railstudio import numbers
 from railstudio.roles import VIEWER, has_role
 
 PREVIEW_DEFAULT = 4
 PREVIEW_MAX = 64
 INVALID = 422
-EXCERPT_LINES = 2
 MODE_LABELS = {"nad": "NADs", "sriov-operator": "SR-IOV operator"}
 LAYOUT_LABELS = {"per-node": "Per node", "per-numa": "Per NUMA node"}
 
@@ -230,69 +230,3 @@ def manifests_download(request, slug):
     response = HttpResponse(yamlio.dump_all(objects), content_type="application/yaml")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-# ---------------------------------------------------------------------------------------------
-# Lint YAML
-
-
-def _excerpt(text: str, line: int | None) -> list[tuple[int, str, bool]]:
-    """The lines around a 1-based `line`: (number, text, is_the_line)."""
-    if not line:
-        return []
-    lines = text.splitlines()
-    line = min(line, len(lines))  # an error at the very end points past the last line
-    first, last = max(line - EXCERPT_LINES, 1), min(line + EXCERPT_LINES, len(lines))
-    return [(number, lines[number - 1], number == line) for number in range(first, last + 1)]
-
-
-def _lint_text(request) -> tuple[str, str | None]:
-    upload = request.FILES.get("file")
-    if upload is None:
-        return request.POST.get("yaml", ""), None
-    try:
-        return uploads.upload_text(upload), None
-    except uploads.UploadError as error:
-        return "", str(error)
-
-
-def _lint(request, context: dict) -> None:
-    """Fills `findings`, or `error` (and `excerpt`) for input that cannot be checked."""
-    text, error = _lint_text(request)
-    context["text"] = text
-    plan_key = request.POST.get("plan", "")
-    plan = Plan.objects.filter(pk=plan_key).first() if numbers.is_id(plan_key) else None
-    context["plan_id"] = plan.pk if plan else None
-    if error:
-        context["error"] = error
-    elif plan_key and plan is None:
-        context["error"] = "That plan no longer exists; pick another or none."
-    elif not text.strip():
-        context["error"] = "Paste some YAML or choose a file first."
-    if "error" in context:
-        return
-    try:
-        objects = yamlio.load_documents(text)
-        found = safe_preflight(objects, plan.to_spec() if plan else None)
-    except yamlio.YamlInputError as problem:
-        context["error"] = problem.describe()
-        context["excerpt"] = _excerpt(text, problem.line)
-        return
-    context.update(objects=[preflight.describe(obj, i) for i, obj in enumerate(objects)])
-    context.update(findings=found, counts=findings.counts(found), checked=True)
-
-
-@require_http_methods(["GET", "POST"])
-@viewer_required
-def lint(request):
-    context: dict = {"plans": Plan.objects.only("id", "name", "slug"), "text": ""}
-    if request.method == "POST":
-        _lint(request, context)
-    status = INVALID if context.get("error") else 200
-    return _partial_or_page(
-        request,
-        "planner/manifests/lint.html",
-        "planner/manifests/_lint_panel.html",
-        context,
-        status,
-    )

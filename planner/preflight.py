@@ -750,7 +750,8 @@ def _run(objects: list[dict], plan: PlanSpec | None, facts) -> list[Finding]:
                 "",
                 "No NADs, plan or cluster facts were given, so the networks annotations were not "
                 "checked against existing NADs.",
-                "Include the NADs, pick a plan, or check against a cluster.",
+                "Include the NADs in the input, or check against a plan or a registered "
+                "cluster's live NADs (Lint YAML offers both).",
             )
         )
     if context.roce_nads:

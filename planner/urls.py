@@ -7,6 +7,8 @@ urlpatterns = [
     path("", pod_views.dashboard, name="home"),
     path("plans/", views.plan_list, name="plan-list"),
     path("plans/new/", views.plan_create, name="plan-create"),
+    path("plans/new/preview/", views.plan_create_preview, name="plan-create-preview"),
+    path("plans/import/", views.plan_import, name="plan-import"),
     path("plans/<slug:slug>/", views.plan_detail, name="plan-detail"),
     path(
         "plans/<slug:slug>/rails/<int:index>/exclusions/",

@@ -19,10 +19,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from planner import allocation, forms, inventory, ipam, services, svg
+from planner import allocation, documents, forms, inventory, ipam, services, svg
 from planner.api.serializers import ExclusionSerializer, PlanSerializer
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
-from railstudio import db_errors, uploads
+from railstudio import datalimits, db_errors, uploads
 from railstudio.roles import PLANNER, VIEWER, has_role
 
 EXCLUSION_LIST_LIMIT = 100
@@ -106,6 +106,15 @@ class RailPanel:
     def more_exclusions(self) -> int:
         return self.exclusion_count - len(self.exclusions)
 
+    @property
+    def keyboard_block(self) -> tuple[int, int]:
+        """(first address, size) of the block the map's keyboard selection starts with: the
+        suggestion (the lowest free block), else a block of that size at the subnet's start."""
+        if self.suggestion:
+            first, last = ipam.span_of(self.suggestion)
+            return first, last - first + 1
+        return self.map.first, min(self.map.size, 1 << max(0, self.map.size.bit_length() - 9))
+
 
 PURPOSE_LABELS = dict(forms.PURPOSE_CHOICES)
 
@@ -167,7 +176,25 @@ def plan_page(request, plan: Plan, status: int = 200, rail_state: dict | None = 
     ]
     context = usage_context(plan, [UsageRow(panel.rail, panel.usage) for panel in panels])
     context.update(panels=panels, legend=svg.KIND_LABELS, purposes=forms.PURPOSE_CHOICES)
+    context["carved"] = carved_text(plan)
     return render(request, "planner/plan_detail.html", context, status=status)
+
+
+def carved_text(plan: Plan) -> str:
+    """How the plan's supernet was carved, for the summary (its rails may differ since)."""
+    if not plan.supernet:
+        return ""
+    try:
+        reading = ipam.read_carve(plan.supernet, plan.rail_prefix_length, plan.rail_count)
+    except ipam.AddressError:
+        return ""
+    if reading.aligned:
+        return f"carved {reading.first} – {reading.last}"
+    length = plan.supernet.rsplit("/", 1)[1]
+    return (
+        f"carved from its address: {reading.first} – {reading.last} "
+        f"(the /{length} network is {reading.network})"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,9 +232,76 @@ def plan_create(request):
     context = {
         "fields": forms.bind(forms.PLAN_FIELDS, typed, errors),
         "other_errors": forms.other_errors(forms.PLAN_FIELDS, errors),
+        "preview": forms.carve_preview(typed),
     }
     status = INVALID if errors else 200
     return render(request, "planner/plan_form.html", context, status=status)
+
+
+@planner_required
+def plan_create_preview(request):
+    """The New-plan form's live preview (htmx): the rails these values carve, or why none."""
+    typed = forms.typed(request.GET, [spec.name for spec in forms.PLAN_FIELDS])
+    context = {"preview": forms.carve_preview(typed)}
+    return render(request, "planner/partials/carve_preview.html", context)
+
+
+def _posted_document(request) -> str:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return request.POST.get("text", "")
+    try:
+        return uploads.upload_text(upload)
+    except uploads.UploadError as error:
+        raise documents.DocumentError({"file": [str(error)]}) from None
+
+
+def _plan_document(text: str) -> dict:
+    """A pasted or uploaded plan document (YAML or JSON), or DocumentError naming the line."""
+    if not text.strip():
+        raise documents.DocumentError(
+            {"document": ["Choose a file, or paste the plan document into the text box."]}
+        )
+    try:
+        document = datalimits.load_yaml(text)
+    except datalimits.LimitError as error:
+        raise documents.DocumentError(
+            {"document": [f"The document cannot be read: {error}."]}
+        ) from None
+    if not isinstance(document, dict):
+        raise documents.DocumentError(
+            {
+                "document": [
+                    "Expected a plan document: a mapping with `plan` (and `rails`, `nodes`)."
+                ]
+            }
+        )
+    return document
+
+
+@planner_required
+def plan_import(request):
+    """A whole plan from one document, as Export writes it (and POST /api/plans/import/ reads
+    it): all or nothing, errors by path (rails.2.subnet)."""
+    context: dict = {"import_text": ""}
+    status = 200
+    if request.method == "POST":
+        context["import_text"] = request.POST.get("text", "")
+        try:
+            plan = documents.import_plan(_plan_document(_posted_document(request)))
+        except documents.DocumentError as error:
+            problems = _import_errors(error.errors)
+        except IntegrityError:
+            problems = [("plan.slug", "A plan with that name or slug was created meanwhile.")]
+        else:
+            messages.success(request, f"Imported plan {plan.name} with {plan.rails.count()} rails.")
+            return redirect(plan)
+        context.update(
+            import_errors=problems[:IMPORT_ERROR_LIMIT],
+            import_errors_more=max(0, len(problems) - IMPORT_ERROR_LIMIT),
+        )
+        status = INVALID
+    return render(request, "planner/plan_import.html", context, status=status)
 
 
 @viewer_required

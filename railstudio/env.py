@@ -31,11 +31,19 @@ def secret_key() -> str:
     return key_file.read_text().strip()
 
 
+# kombu warns "No hostname was supplied" for a bare filesystem:// on every connection.
+FILESYSTEM_BROKER = "filesystem://localhost/"
+
+
 def broker_url() -> str:
     """REDIS_URL when set; otherwise kombu's filesystem transport under var/ (no server needed)."""
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
-    return "filesystem://"
+    return FILESYSTEM_BROKER
+
+
+def is_filesystem_broker(url: str) -> bool:
+    return url.startswith("filesystem://")
 
 
 def broker_timeout() -> float:

@@ -34,6 +34,7 @@ DESCRIPTIONS = {
     409: "Conflicts with the current state (or with a write made at the same moment).",
     413: "The request body is larger than RAILSTUDIO_MAX_BODY_BYTES.",
     415: "The body's media type is not one this operation reads.",
+    502: "The cluster did not answer.",
     503: "The task queue (Celery broker) cannot be reached; nothing was queued.",
 }
 WRITES = {"post", "put", "patch"}

@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "railstudio.context.roles",
+                "railstudio.context.navigation",
             ],
         },
     },
@@ -143,7 +144,13 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # which takes seconds for the megabytes of JSON an inspection snapshot writes.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The demo writes from several processes at once (web, worker, beat, the lab registering).
+    # WAL lets readers and a writer go on together; IMMEDIATE takes the write lock when a
+    # transaction begins, so a writer waits its turn (timeout) instead of failing with "database
+    # is locked" when a read transaction would have to upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
+    )
     # A file, not shared-cache memory: test threads (live server, Celery worker) then wait for
     # locks instead of failing with "table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-railstudio-{os.getpid()}.sqlite3")}
@@ -220,7 +227,7 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under var/ so a real worker
 # still runs on a machine with no Redis.
 CELERY_BROKER_URL = env.broker_url()
-if CELERY_BROKER_URL == "filesystem://":
+if env.is_filesystem_broker(CELERY_BROKER_URL):
     _broker_dir = env.filesystem_broker_dir()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "in"),

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from railstudio.views import healthz
+from railstudio.views import favicon, healthz
 
 urlpatterns = [
     path("", include("planner.manifest_urls")),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 handler400 = "railstudio.views.bad_request"

@@ -1,11 +1,18 @@
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views import defaults
 
 
 @login_not_required
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+def favicon(request):
+    """Browsers and tools ask for /favicon.ico whatever the page says: the product's mark."""
+    return HttpResponsePermanentRedirect(static("railstudio/favicon.svg"))
 
 
 def _api_or_page(default_view, status: int, message: str):

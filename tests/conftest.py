@@ -6,6 +6,8 @@ import kombu.pools
 import pytest
 from django.db import connection
 
+from railstudio.env import FILESYSTEM_BROKER
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 TEST_QUEUE = f"railstudio-test-{os.getpid()}"
 
@@ -31,15 +33,25 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Under CI nothing may skip: a skipped test there is missing work, so fail the run."""
+    """Under CI nothing may skip (a skipped test there is missing work) and nothing may warn (a
+    clean run prints no warnings; the few accepted ones are filtered in pyproject.toml with the
+    reason): either fails the run."""
     if not IN_CI or hasattr(session.config, "workerinput"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
     if skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.", red=True)
         for report in skipped:
             reporter.write_line(f"  skipped: {report.nodeid} {report.longrepr}")
+        session.exitstatus = 1
+    warned = reporter.stats.get("warnings", [])
+    if warned:
+        reporter.write_line(f"CI=true: {len(warned)} warning(s); failing the run.", red=True)
+        for report in warned:
+            reporter.write_line(f"  warning: {report.nodeid or '(collection)'} {report.message}")
         session.exitstatus = 1
 
 
@@ -50,6 +62,13 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
         "args": CHROMIUM_ARGS,
     }
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """pytest-playwright's own `base_url` is a method of a plugin object, which pytest warns
+    about on every run (PytestRemovedIn10Warning); the browser tests use live_server's URL."""
+    return None
 
 
 @pytest.fixture
@@ -154,7 +173,7 @@ def celery_broker(tmp_path):
     else:
         folder = tmp_path / "broker"
         (folder / "in").mkdir(parents=True)
-        app.conf.broker_url = "filesystem://"
+        app.conf.broker_url = FILESYSTEM_BROKER
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder / "in"),
             "data_folder_out": str(folder / "in"),

@@ -69,15 +69,18 @@ class RolloutSerializer(fields.ModelSerializer):
     restores_revision = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="for a rollback: the revision it puts back"
     )
+    revision_label = serializers.CharField(
+        read_only=True, help_text='"r3", or "in progress", "dry run", "no changes" (no number)'
+    )
 
     class Meta:
         model = Rollout
         fields = [
-            "id", "cluster", "cluster_name", "plan", "plan_slug", "revision", "state", "dry_run",
-            "prune", "force", "force_reason", "adopt", "adopt_reason", "rollback_of",
-            "restores_revision", "created_by", "created_at", "started_at", "finished_at",
-            "heartbeat_at", "cancel_requested_at", "cancelled_by", "message", "attempts",
-            "findings",
+            "id", "cluster", "cluster_name", "plan", "plan_slug", "revision", "revision_label",
+            "state", "dry_run", "prune", "force", "force_reason", "adopt", "adopt_reason",
+            "rollback_of", "restores_revision", "created_by", "created_at", "started_at",
+            "finished_at", "heartbeat_at", "cancel_requested_at", "cancelled_by", "message",
+            "attempts", "findings",
         ]  # fmt: skip
         read_only_fields = fields
 

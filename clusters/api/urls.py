@@ -1,3 +1,6 @@
+"""The clusters' API: its collections (served through railstudio.api_urls' one router, so /api/
+lists them with the planner's) and the routes outside the router."""
+
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
@@ -16,5 +19,4 @@ urlpatterns = [
         validation_views.ClusterValidationsView.as_view(),
         name="cluster-validations",
     ),
-    *router.urls,
 ]

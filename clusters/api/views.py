@@ -12,7 +12,17 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import discovery, execution, liveness, rollbacks, rollout, services, snapshots, tasks
+from clusters import (
+    discovery,
+    execution,
+    facts,
+    liveness,
+    rollbacks,
+    rollout,
+    services,
+    snapshots,
+    tasks,
+)
 from clusters.api import responses
 from clusters.api.serializers import (
     ClusterSerializer,
@@ -24,9 +34,17 @@ from clusters.api.serializers import (
     RolloutRequestSerializer,
     RolloutSerializer,
 )
+from clusters.kube import KubeError
 from clusters.models import Cluster, ExecRun, Rollout
-from planner import inventory
+from planner import findings, inventory, yamlio
 from planner.api.filters import PlanFilter, plan_named
+from planner.api.manifests import (
+    PreflightRequestSerializer,
+    PreflightResultSerializer,
+    finding_dicts,
+    plan_by_key,
+    safe_preflight,
+)
 from planner.api.responses import ImportCountsSerializer
 from planner.models import Plan
 from railstudio import numbers, openapi
@@ -52,7 +70,8 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
     queryset = Cluster.objects.prefetch_related("plans")
     serializer_class = ClusterSerializer
     write_role = OPERATOR
-    action_write_roles = {"refresh": VIEWER}  # reading pods changes nothing on the cluster
+    # Reading pods or NADs changes nothing on the cluster.
+    action_write_roles = {"refresh": VIEWER, "preflight": VIEWER}
     filterset_class = ClusterFilter
 
     def perform_create(self, serializer):
@@ -176,7 +195,55 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
         )
 
     @extend_schema(
-        operation_id="clusters_pods_list",
+        request=PreflightRequestSerializer,
+        responses={
+            200: PreflightResultSerializer,
+            502: openapi.detail(502, "The cluster did not answer (the reason is given)."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def preflight(self, request, pk=None):
+        """Preflight over `{"yaml": "...", "plan": <id or slug, optional>}` against the
+        cluster's live NADs (every namespace) and nodes, read now within a few seconds. 502 with
+        the reason when the cluster does not answer. (POST /api/preflight/ takes facts you
+        give instead.)"""
+        cluster = self.get_object()
+        body = PreflightRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data.get("facts"):
+            raise ValidationError(
+                {"facts": ["The facts come from the cluster; POST /api/preflight/ takes yours."]}
+            )
+        key = body.validated_data.get("plan")
+        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        try:
+            objects = yamlio.load_documents(body.validated_data["yaml"])
+        except yamlio.YamlInputError as error:
+            raise ValidationError({"yaml": [error.describe()]}) from None
+        try:
+            live = facts.read_live_facts(rollout.target_for(cluster))
+        except KubeError as error:
+            return Response(
+                {"detail": f"Could not read the NADs of {cluster.name}: {error}"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        found = safe_preflight(objects, spec, live.facts)
+        return Response(
+            {
+                "objects": len(objects),
+                "findings": finding_dicts(found),
+                "counts": findings.counts(found),
+                "cluster": {
+                    "nads": live.nads,
+                    "namespaces": live.namespaces,
+                    "nodes": live.nodes,
+                    "multus": live.multus,
+                },
+            }
+        )
+
+    @extend_schema(
+        operation_id="clusters_pods_list",  # both pod actions would be clusters_pods_retrieve
         parameters=[
             OpenApiParameter("namespace", str),
             OpenApiParameter("node", str),

@@ -1,3 +1,6 @@
+"""The planner's API collections; railstudio.api_urls serves them under one router with the
+clusters' collections, so /api/ lists them all."""
+
 from rest_framework.routers import DefaultRouter
 
 from planner.api import views
@@ -9,4 +12,4 @@ router.register("exclusions", basename="api-exclusion", viewset=views.ExclusionV
 router.register("nodes", basename="api-node", viewset=views.NodeViewSet)
 router.register("nics", basename="api-nic", viewset=views.NodeNICViewSet)
 
-urlpatterns = router.urls
+urlpatterns: list = []  # routes outside the router; the router's own are served by api_urls

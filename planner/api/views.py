@@ -114,16 +114,21 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
+        """The whole plan as one document, downloaded as `<slug>.yaml` (or `.json`)."""
         output = request.query_params.get("format", "yaml")
         if output not in ("yaml", "json"):
             raise ValidationError({"format": ["must be yaml or json"]})
-        document = documents.export_plan(self.get_object())
+        plan = self.get_object()
+        document = documents.export_plan(plan)
         if output == "json":
-            return Response(document)
-        return HttpResponse(
-            yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
-            content_type="application/yaml",
-        )
+            response = Response(document)
+        else:
+            response = HttpResponse(
+                yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
+                content_type="application/yaml",
+            )
+        response["Content-Disposition"] = f'attachment; filename="{plan.slug}.{output}"'
+        return response
 
     @extend_schema(
         parameters=[],

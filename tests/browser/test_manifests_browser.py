@@ -91,8 +91,11 @@ def test_manifests_tab_rerenders_in_place_and_lint_finds_ipc_lock(
     screenshot(page, tmp_path, "manifests-narrow.png", whole_page=False)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
-    page.get_by_role("link", name="Lint YAML").click()
+    page.locator(".section-bar").get_by_role("link", name="Lint YAML").click()
     expect(page.get_by_role("heading", name="Lint YAML")).to_be_visible()
+    expect(
+        page.get_by_role("navigation", name="Main").locator('[aria-current="page"]')
+    ).to_have_text("Lint YAML")
     page.get_by_label("YAML or JSON").fill(POD_WITHOUT_IPC_LOCK)
     page.get_by_label("Check against a plan").select_option(label=seed_plan_spec().name)
     page.get_by_role("button", name="Lint").click()

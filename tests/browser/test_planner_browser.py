@@ -33,19 +33,19 @@ def test_planner_creates_a_plan_and_drags_an_exclusion(
 ):
     make_user(django_user_model, "pat", "planner")
     log_in(page, live_server, "pat")
-    expect(page.locator(".empty-state")).to_contain_text("Next step: create a plan")
+    expect(page.locator("#first-run")).to_contain_text("Create a plan")
     screenshot(page, tmp_path, "home-empty.png")
-    page.get_by_role("link", name="Create a plan").click()
+    page.locator("#first-run").get_by_role("link", name="Create a plan").click()
     page.get_by_role("textbox", name="Name", exact=True).fill("Fabric A")
     page.get_by_label("Supernet").fill("10.50.0.0/13")
-    page.get_by_label("Rails").fill("9")
+    page.get_by_label("Rails", exact=True).fill("9")
     page.get_by_role("button", name="Create plan").click()
     expect(page.locator("#err_supernet")).to_have_text(
         "10.50.0.0/13 holds only 8 /16 subnets, not 9."
     )
     expect(page.get_by_label("Supernet")).to_have_value("10.50.0.0/13")
     screenshot(page, tmp_path, "plan-form-errors.png")
-    page.get_by_label("Rails").fill("8")
+    page.get_by_label("Rails", exact=True).fill("8")
     page.get_by_role("button", name="Create plan").click()
 
     expect(page).to_have_url(f"{live_server.url}/plans/fabric-a/")
@@ -130,7 +130,7 @@ def test_planner_imports_nodes_and_allocates_host_ips(
     expect(page.locator(".nodes-table")).to_contain_text("10.50.0.2")
     screenshot(page, tmp_path, "nodes-allocated.png")
 
-    page.get_by_role("link", name="IP map").click()
+    page.locator(".plan-tabs").get_by_role("link", name="Overview & IP map").click()
     expect(page.locator("#rail-0 .seg-host")).to_have_count(1)
     expect(page.locator("#rail-0 .exclusion-list")).to_contain_text("1 host-IP block")
 

@@ -169,8 +169,10 @@ def test_rollback_and_fan_out_through_the_api(
     assert back.json()["restores_revision"] == 1 and not back.json()["prune"]
     wait_for(lambda: Rollout.objects.get(pk=back.json()["id"]).state == "succeeded", timeout=60)
     done = Rollout.objects.get(pk=back.json()["id"])
-    assert done.revision == 2 and done.message.startswith("Restored revision 1: ")
-
+    # The bundle was already there: no changes, so no revision number.
+    assert done.revision is None and done.message.startswith("Restored revision 1: No changes")
+    detail = operator_api.get(f"/api/rollouts/{done.id}/").json()
+    assert (detail["revision"], detail["revision_label"]) == (None, "no changes")
     dry = operator_api.post(
         f"/api/clusters/{lab_cluster.pk}/rollouts/",
         {"plan": seed_plan.slug, "dry_run": True},

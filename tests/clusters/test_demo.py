@@ -45,6 +45,8 @@ def test_the_demo_lab_shows_the_seed_pod_and_the_failure_table(lab, lab_cluster,
     assert faults["topology_policy"] == []  # switched off once the NUMA pod was refused
     assert faults["exhaust_range"] == [{"range": "10.52.0.0/16"}]  # left on, as documented
     assert lab_cluster.rollouts.get().state == "succeeded"
+    lab_cluster.refresh_from_db()
+    assert lab_cluster.drift_checked_at is not None and not lab_cluster.drifted
     assert demo.populate(lab_cluster, seed_plan, faults=lab) == []  # again: creates nothing
 
 

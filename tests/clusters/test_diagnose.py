@@ -426,7 +426,31 @@ def test_an_excluded_address_names_the_exclusion_and_the_nads_exclude_list():
     )
     item = only(run("healthy", plan=plan), "INTERFACE_EXCLUDED_ADDRESS")
     assert "has 10.50.1.0, which the plan excludes (10.50.1.0/28 (reserved))" in item.message
-    assert "the cluster's NAD excludes only 10.50.0.0/24" in item.message
+    assert (
+        "the cluster's NAD sriov-rail-0 does not exclude it (its exclude list is 10.50.0.0/24): "
+        "the plan's exclusion has not been rolled out to this cluster." in item.message
+    )
+    assert item.fix.startswith("Roll out the plan")
+
+
+def test_an_excluded_address_the_nad_already_excludes_was_given_before_the_rollout():
+    """Right after rolling the exclusion out, the pod still has its address: say that, not
+    "not rolled out"."""
+    plan = plan_with_rail(0, exclusions=(ExclusionSpec(cidr="10.50.1.0/28", purpose="reserved"),))
+    record = copy.deepcopy(captures.load("healthy"))
+    nad = next(nad for nad in record["nads"] if nad["name"] == "sriov-rail-0")
+    config = json.loads(nad["config"])
+    config["ipam"]["exclude"] = ["10.50.0.0/24", "10.50.1.5/28"]  # host bits, as whereabouts reads
+    nad["config"] = json.dumps(config)
+    item = only(run(record, plan=plan), "INTERFACE_EXCLUDED_ADDRESS")
+    assert (
+        "the cluster's NAD sriov-rail-0 already excludes it (10.50.1.5/28), so the exclusion was "
+        "rolled out after the pod got this address" in item.message
+    )
+    assert "not been rolled out" not in item.message
+    assert (
+        item.fix == "Recreate the pod to get an address outside the exclusion; nothing to roll out."
+    )
 
 
 def test_a_duplicate_address_names_the_other_pod():

@@ -140,7 +140,7 @@ def test_pages_render_for_a_viewer_without_operator_controls(
 
     client.force_login(operator_user)  # the same pages do show the controls to an operator
     assert reverse("cluster-test", args=[east.pk]) in text_of(client.get(east.get_absolute_url()))
-    assert "Roll back to this revision" in text_of(client.get(finished.get_absolute_url()))
+    assert "Roll back to r1" in text_of(client.get(finished.get_absolute_url()))
     plan_page = text_of(client.get(reverse("plan-detail", args=[seed_plan.slug])))
     assert "Roll out to east" in plan_page and "Roll out to all bound clusters" in plan_page
 
@@ -341,7 +341,8 @@ def test_roll_back_shows_the_change_first_then_creates_a_new_rollout_of_the_old_
     new = Rollout.objects.exclude(pk__in=[finished.pk, newer.pk]).get()
     assert response.status_code == 302 and response["Location"] == new.get_absolute_url()
     assert new.rollback_of == finished and new.bundle == finished.bundle
-    assert not new.prune and not new.force and new.revision == 3
+    assert not new.prune and not new.force and new.force_reason == "rollback to revision 1"
+    assert new.revision is None and new.revision_label == "in progress"  # numbered if it changes
     html = text_of(as_operator.get(new.get_absolute_url()))
     assert "a rollback that restores revision 1" in html
     assert f'restores r1 (<a href="{finished.get_absolute_url()}">#{finished.pk}</a>)' in html
@@ -415,7 +416,7 @@ def test_reconcile_rolls_the_drifted_plan_out_again(as_operator, east, seed_plan
     response = as_operator.post(url, {"confirm": "yes"})
     record = Rollout.objects.get(state="pending")
     assert response.status_code == 302 and response["Location"] == record.get_absolute_url()
-    assert record.plan == seed_plan and record.prune and record.revision == 2
+    assert record.plan == seed_plan and record.prune and record.revision is None
 
 
 @pytest.mark.django_db
@@ -507,3 +508,36 @@ def test_operator_rolls_out_from_the_page_and_a_real_worker_finishes_it(
     response = as_operator.post(reverse("cluster-drift-check", args=[lab_cluster.pk]), **HTMX)
     html = poll_panel(as_operator, response, "drift")
     assert "in sync" in html
+
+
+@pytest.mark.django_db
+def test_a_rollout_that_changed_nothing_reads_no_changes_and_counts_are_plural(
+    as_operator, east, seed_plan
+):
+    applied = make_rollout(east, seed_plan, "succeeded", message="9 object(s) changed.")
+    unchanged = Rollout.objects.create(
+        cluster=east,
+        plan=seed_plan,
+        plan_slug=seed_plan.slug,
+        state="succeeded",
+        message="0 object(s) changed, 9 unchanged.",
+        findings=[
+            {"code": "ROCE_DSCP_TRUST", "severity": "warning", "object": "plan", "field": "",
+             "message": "m", "fix": "f"},
+        ],
+    )  # fmt: skip
+    assert unchanged.revision is None and unchanged.revision_label == "no changes"
+    page = re.sub(r"\s+", " ", text_of(as_operator.get(unchanged.get_absolute_url())))
+    assert "0 errors</span>" in page and "1 warning</span>" in page and "0 info</span>" in page
+    assert "0 error<" not in page
+    assert re.search(r'<dt>Revision</dt><dd><span id="rollout-revision"> ?<span class="revision '
+                     r'revision-none" title="Nothing was changed, so no revision number was used',
+                     page)  # fmt: skip
+    assert ">Re-apply this bundle</button>" in page and "Roll back to r" not in page
+    history = re.sub(
+        r"\s+", " ", text_of(as_operator.get(reverse("plan-rollouts-page", args=[seed_plan.slug])))
+    )
+    assert ">no changes</span>" in history and ">r1</span>" in history
+    assert f"Roll back to r{applied.revision}" in text_of(
+        as_operator.get(applied.get_absolute_url())
+    )

@@ -283,11 +283,12 @@ def test_the_dashboard_shows_clusters_plans_rollouts_and_problem_pods(as_viewer,
     assert as_viewer.get(reverse("dashboard-section", args=["nope"])).status_code == 404
 
 
-def test_the_dashboard_of_a_fresh_database_says_what_to_do_first(client, operator_user):
+def test_the_dashboard_with_a_plan_and_no_cluster_says_what_to_do_next(
+    client, operator_user, seed_plan
+):
     client.force_login(operator_user)
     html = text_of(client.get(reverse("home")))
-    assert "Get started" in html
-    assert "No plans yet" in html and reverse("plan-create") in html
+    assert "Welcome to Rail Studio" not in html  # not an empty install any more
     assert "No clusters yet" in html and "python manage.py labcluster up" in html
     assert reverse("cluster-create") in html
     assert "No pod snapshots yet" in html and "No rollouts yet" in html

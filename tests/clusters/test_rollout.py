@@ -60,8 +60,11 @@ def test_roll_out_the_seed_plan_then_again_then_one_change(
         == "nvidia.com/rail3_vf"
     )
 
-    again = roll(lab_cluster, seed_plan)
-    assert again.state == "succeeded" and again.revision == 2
+    assert first.revision == 1 and first.revision_label == "r1"
+
+    again = roll(lab_cluster, seed_plan)  # nothing to change: kept as "no changes", no number
+    assert again.state == "succeeded" and again.revision is None
+    assert again.revision_label == "no changes"
     assert set(actions(again).values()) == {"unchanged"}
 
     rail = seed_plan.rails.get(index=5)
@@ -72,6 +75,9 @@ def test_roll_out_the_seed_plan_then_again_then_one_change(
     row = third.items.get(name="sriov-rail-5")
     assert "10.55.1.0/24" in row.diff and row.outcome == "applied"
     assert "10.55.1.0/24" in lab_nads(lab)["sriov-rail-5"]["spec"]["config"]
+    assert third.revision == 2  # the next number: the no-op rollout did not use one
+    dry = roll(lab_cluster, seed_plan, dry_run=True, prune=True)
+    assert dry.revision is None and dry.revision_label == "dry run"
 
 
 def test_prune_and_rollback(lab, lab_cluster, seed_plan, celery_worker_thread):

@@ -120,8 +120,8 @@ def test_the_page_url_names_reverse_to_the_pages(seed_plan):
 
 def test_home_tells_a_new_planner_to_create_a_plan(as_planner):
     html = as_planner.get(reverse("home")).content.decode()
-    assert "No plans yet" in html and "Create a plan" in html
-    assert reverse("plan-create") in html
+    assert "Welcome to Rail Studio" in html and "Create a plan" in html
+    assert reverse("plan-create") in html and reverse("plan-import") in html
 
 
 def test_home_shows_utilisation_per_rail(as_viewer, seed_plan):

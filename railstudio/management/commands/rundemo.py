@@ -1,12 +1,16 @@
-"""`make demo`: migrate, load the seed plan, create a login, start the web server and a Celery
-worker, print the URL, and stop everything on Ctrl-C."""
+"""`make demo`: migrate, load the seed plan, create two logins (an operator for the product, an
+admin for /admin/), start the web server, a Celery worker and beat and a lab cluster, print the
+URL, and stop everything on Ctrl-C."""
 
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,9 +21,11 @@ from django.core.management.base import BaseCommand
 from planner import documents
 from planner.models import Plan
 from planner.seed import SEED_PLAN_SLUG, seed_plan_spec
+from railstudio import env
 from railstudio.roles import OPERATOR
 
-DEMO_USER = "demo"
+DEMO_USER = "demo"  # the operator: plans, clusters, rollouts, exec
+ADMIN_USER = "admin"  # a superuser: /admin/, users and their roles
 
 
 class Command(BaseCommand):
@@ -34,7 +40,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._load_seed_plan()
-        password = self._demo_login()
+        password = self._login(DEMO_USER, "demo_password", group=OPERATOR)
+        admin_password = self._login(ADMIN_USER, "admin_password", superuser=True)
         if no_serve:
             return
         children = [self._start_worker(), self._start_beat()]
@@ -44,9 +51,15 @@ class Command(BaseCommand):
             self._populate_lab(lab)
         children.append(self._start_web(host, port))
         url = f"http://{host}:{port}/"
+        if not self._wait_for_web(url, children[-1]):
+            self.stderr.write(f"The web server did not answer at {url}healthz; stopping.")
+            self._stop(children)
+            return
         self.stdout.write(
             self.style.SUCCESS(f"\nRail Studio is running at {url}")
-            + f"\n  login: {DEMO_USER} / {password}  (role: operator)"
+            + f"\n  operator login: {DEMO_USER} / {password}  (plans, clusters, rollouts, exec)"
+            + f"\n  admin login:    {ADMIN_USER} / {admin_password}  (superuser: {url}admin/,"
+            + " users and their roles)"
             + (f"\n  lab cluster: {lab.server} (bound to the seed plan)" if lab else "")
             + f"\n  broker: {settings.CELERY_BROKER_URL}"
             + f"\n  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
@@ -60,44 +73,42 @@ class Command(BaseCommand):
         documents.import_plan(documents.document_from_spec(seed_plan_spec()))
         self.stdout.write("Loaded the seed plan (8 rails, 10.50.0.0/16 .. 10.57.0.0/16).")
 
-    def _demo_login(self) -> str:
-        password_file = settings.VAR_DIR / "demo_password"
+    def _login(self, username: str, filename: str, *, group=None, superuser=False) -> str:
+        """A user whose password is generated once into var/ (never committed) and printed."""
+        password_file = settings.VAR_DIR / filename
         if not password_file.exists():
             password_file.write_text(secrets.token_urlsafe(9))
             password_file.chmod(0o600)
         password = password_file.read_text().strip()
-        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
+        user, _ = get_user_model().objects.get_or_create(username=username)
         user.set_password(password)
+        user.is_staff = user.is_superuser = superuser
         user.save()
-        user.groups.add(Group.objects.get(name=OPERATOR))
+        if group:
+            user.groups.add(Group.objects.get(name=group))
         return password
 
     def _start_worker(self):
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "railstudio",
-            "worker",
-            "--loglevel=warning",
-        ]
+        # --quiet: no banner; the demo prints what matters once, below.
+        command = [sys.executable, "-m", "celery", "-A", "railstudio", "--quiet", "worker"]
+        command.append("--loglevel=warning")
         command += (
             ["--pool=solo"]
-            if settings.CELERY_BROKER_URL == "filesystem://"
+            if env.is_filesystem_broker(settings.CELERY_BROKER_URL)
             else ["--concurrency=2"]
         )
-        return subprocess.Popen(command)
+        return _spawn(command)
 
     def _start_beat(self):
         schedule = settings.VAR_DIR / "celerybeat-schedule"
-        return subprocess.Popen(
+        return _spawn(
             [
                 sys.executable,
                 "-m",
                 "celery",
                 "-A",
                 "railstudio",
+                "--quiet",
                 "beat",
                 "--loglevel=warning",
                 "--schedule",
@@ -106,7 +117,7 @@ class Command(BaseCommand):
         )
 
     def _start_lab(self):
-        return subprocess.Popen(
+        return _spawn(
             [sys.executable, "manage.py", "labcluster", "up", "--bind", SEED_PLAN_SLUG],
             stdout=subprocess.DEVNULL,
         )
@@ -119,7 +130,14 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
             cluster = Cluster.objects.filter(name="lab").first()
-            if cluster and cluster.server != before:
+            # The row may exist a moment before its server and kubeconfig (get_or_create, then
+            # save): wait for both.
+            if (
+                cluster
+                and cluster.server
+                and cluster.server != before
+                and cluster.kubeconfig_encrypted
+            ):
                 return cluster
             time.sleep(0.3)
         self.stderr.write("The lab cluster did not come up; continuing without it.")
@@ -139,7 +157,7 @@ class Command(BaseCommand):
         )
 
     def _start_web(self, host, port):
-        return subprocess.Popen(
+        return _spawn(
             [
                 sys.executable,
                 "-m",
@@ -153,8 +171,23 @@ class Command(BaseCommand):
                 "4",
                 "--log-level",
                 "warning",
+                # Two demos on one machine must not share ~/.gunicorn/gunicorn.ctl.
+                "--no-control-socket",
             ]  # fmt: skip
         )
+
+    def _wait_for_web(self, url: str, process, timeout: float = 60) -> bool:
+        """Print the URL only once it answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}healthz", timeout=2):
+                    return True
+            except urllib.error.HTTPError:
+                return True  # it answers (e.g. 400 for a HOST outside ALLOWED_HOSTS)
+            except OSError:
+                time.sleep(0.2)
+        return False
 
     def _wait(self, children):
         stop = {"now": False}
@@ -166,12 +199,29 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         while not stop["now"] and all(child.poll() is None for child in children):
             time.sleep(0.5)
+        self._stop(children)
+
+    def _stop(self, children, grace: float = 20):
+        """SIGTERM to each child's process group (gunicorn's workers, the lab's server), then
+        SIGKILL to whatever is left after `grace` seconds: nothing outlives the demo."""
         for child in children:
-            if child.poll() is None:
-                child.terminate()
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
         for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for child in children:
+            _signal_group(child, signal.SIGKILL)  # a grandchild may outlive its parent
+            child.wait()
         self.stdout.write("Stopped.")
+
+
+def _spawn(command: list[str], **options) -> subprocess.Popen:
+    """Each child in its own process group, so the demo stops it with everything it started
+    (Ctrl-C reaches the demo, which stops them in turn)."""
+    return subprocess.Popen(command, start_new_session=True, **options)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signum)
