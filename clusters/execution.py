@@ -109,10 +109,10 @@ def _missing_tool_message(run: ExecRun) -> str:
 
 def refusal_text(error: KubeError) -> str:
     """The API server's answer as kubectl prints it, e.g. `Error from server (BadRequest): pod
-    x does not have a host assigned`; no connection: what went wrong on the way."""
+    x does not have a host assigned`; no answer: what went wrong on the way."""
     if error.status and error.reason:
         return f"Error from server ({error.reason}): {error.message}"
-    return error.message
+    return f"The exec call failed: {error.message}"
 
 
 def execute(run_id: int) -> ExecRun:

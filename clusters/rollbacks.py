@@ -55,12 +55,14 @@ class Preview:
 
 
 def current_revision(record: Rollout) -> Rollout | None:
-    """The plan's last applied rollout on that cluster: what is live now, as Rail Studio knows."""
+    """The plan's last revision on that cluster (the last rollout that changed it): what is live
+    now, as Rail Studio knows."""
     return (
         Rollout.objects.filter(
             cluster_id=record.cluster_id,
             plan_slug=record.plan_slug,
             dry_run=False,
+            revision__isnull=False,
             state__in=[RolloutState.SUCCEEDED, RolloutState.PARTIAL],
         )
         .order_by("-created_at", "-id")

@@ -100,6 +100,11 @@ def rollback_refusal(rollout: Rollout) -> str | None:
         )
     if rollout.state not in (RolloutState.SUCCEEDED, RolloutState.PARTIAL):
         return f"Rollout #{rollout.pk} {rollout.state}: it applied nothing to roll back to."
+    if rollout.revision is None:
+        return (
+            f"Rollout #{rollout.pk} changed nothing, so it is not a revision: roll back to the "
+            "revision it found on the cluster instead."
+        )
     if rollout.plan is None:
         return f"The plan of rollout #{rollout.pk} ({rollout.plan_slug}) no longer exists."
     if not rollout.cluster.plans.filter(pk=rollout.plan_id).exists():

@@ -24,7 +24,9 @@ class RollbackChangeSerializer(serializers.Serializer):
 
 class RollbackPreviewSerializer(serializers.Serializer):
     rollout = serializers.IntegerField()
-    restores_revision = serializers.IntegerField()
+    restores_revision = serializers.IntegerField(
+        allow_null=True, help_text="null: that rollout changed nothing, so it is no revision"
+    )
     current_revision = serializers.IntegerField(allow_null=True)
     current_rollout = serializers.IntegerField(allow_null=True)
     allowed = serializers.BooleanField()

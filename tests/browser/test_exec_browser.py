@@ -133,7 +133,7 @@ def test_a_rollout_that_changes_nothing_takes_no_revision_number(
         expect(page.locator("#rollout-live [data-state]")).to_have_text("succeeded", timeout=60_000)
         expect(page.locator("#rollout-revision")).to_have_text(expected)  # updated in place
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"Rollout #\d+"))
-    expect(page.get_by_role("button", name="Re-apply this bundle")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Roll back"))).to_have_count(0)
     page.goto(f"{live_server.url}/plans/{plan.slug}/rollouts/")
     history = page.locator(".rollout-history tbody tr")
     expect(history).to_have_count(2)

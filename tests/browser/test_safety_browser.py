@@ -40,7 +40,7 @@ def test_roll_back_shows_the_change_and_asks_first(
     page.set_viewport_size({"width": 1360, "height": 900})
     log_in(page, live_server, "otto")
     page.goto(f"{live_server.url}/rollouts/{first.pk}/")
-    page.get_by_role("link", name="Roll back to this revision…").click()
+    page.get_by_role("link", name="Roll back to r1…").click()
     expect(page).to_have_url(f"{live_server.url}/rollouts/{first.pk}/rollback/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("revision 1?")
     change = page.locator("details.diff-item")

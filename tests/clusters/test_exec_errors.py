@@ -11,6 +11,7 @@ import yaml
 
 from clusters import execution
 from clusters.kube import Kube, KubeError, Target
+from clusters.kubeconfig_policy import Policy
 from clusters.models import ExecRun
 from tests.labsim.lab_helpers import NAMESPACE, pod_body
 
@@ -72,6 +73,9 @@ class _BadGateway(http.server.BaseHTTPRequestHandler):
         pass
 
 
+PLAIN_HTTP = Policy(allow_http=True)  # these fake servers speak plain HTTP
+
+
 def _kubeconfig(server: str) -> str:
     return yaml.safe_dump(
         {
@@ -91,7 +95,10 @@ def test_a_handshake_refused_without_a_status_names_the_http_status_not_the_body
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        with Kube(Target(kubeconfig=_kubeconfig(url))) as kube, pytest.raises(KubeError) as raised:
+        with (
+            Kube(Target(kubeconfig=_kubeconfig(url), policy=PLAIN_HTTP)) as kube,
+            pytest.raises(KubeError) as raised,
+        ):
             kube.exec(NAMESPACE, "pod", ["env"], timeout=5)
     finally:
         server.shutdown()
@@ -108,11 +115,14 @@ def test_a_handshake_refused_without_a_status_names_the_http_status_not_the_body
 
 def test_exec_against_nothing_listening_says_it_cannot_reach_the_server():
     url = _url_nobody_listens_on()
-    with Kube(Target(kubeconfig=_kubeconfig(url))) as kube, pytest.raises(KubeError) as raised:
+    with (
+        Kube(Target(kubeconfig=_kubeconfig(url), policy=PLAIN_HTTP)) as kube,
+        pytest.raises(KubeError) as raised,
+    ):
         kube.exec(NAMESPACE, "pod", ["env"], timeout=5)
     assert raised.value.status is None and raised.value.transient
     assert raised.value.message.startswith("Cannot reach the API server: ")
-    assert execution.refusal_text(raised.value) == raised.value.message
+    assert execution.refusal_text(raised.value) == f"The exec call failed: {raised.value.message}"
 
 
 def _url_nobody_listens_on() -> str:

@@ -16,9 +16,10 @@ def history(cluster, plan, user, count: int) -> Rollout:
     """`count` finished rollouts, every other one a rollback of the first, each cancelled by
     `user` or not; returns the first."""
     first = None
+    numbered = cluster.rollouts.filter(plan_slug=plan.slug).count()
     for index in range(count):
         record = Rollout.objects.create(
-            cluster=cluster, plan=plan, plan_slug=plan.slug, revision=index + 1,
+            cluster=cluster, plan=plan, plan_slug=plan.slug, revision=numbered + index + 1,
             state="succeeded" if index % 3 else "cancelled", bundle=rollout.render_for(plan, cluster),
             rollback_of=first if index % 2 else None, created_by=user,
             cancelled_by=user if index % 3 == 0 else None,
