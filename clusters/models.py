@@ -307,6 +307,8 @@ class Validation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # written every few seconds by the worker running it (clusters.validation.liveness)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
     findings = models.JSONField(default=list, blank=True)

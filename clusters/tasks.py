@@ -120,8 +120,11 @@ def run_exec(run_id: int) -> int | None:
 
 @shared_task
 def reap_stale_rollouts() -> int:
-    """Interrupt running rollouts whose worker stopped beating, so their clusters unlock."""
-    return liveness.reap()
+    """Interrupt running rollouts and validations whose worker stopped beating, so their
+    clusters unlock."""
+    from clusters.validation import liveness as validation_liveness
+
+    return liveness.reap() + validation_liveness.reap()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

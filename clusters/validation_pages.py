@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from clusters.api.validation_serializers import ValidationDetailSerializer
 from clusters.api.validation_views import previous_run
 from clusters.models import Cluster, Validation, ValidationSchedule
-from clusters.validation import MODES, compare, heatmap, runner, services
+from clusters.validation import MODES, compare, heatmap, liveness, runner, services
 from planner.models import Plan
 from planner.views import role_required, viewer_required
 from railstudio.roles import OPERATOR
@@ -72,9 +72,12 @@ def plan_validation_start(request, slug):
 
 
 def _run(pk: int) -> Validation:
-    return get_object_or_404(
-        Validation.objects.select_related("cluster", "plan", "created_by"), pk=pk
-    )
+    runs = Validation.objects.select_related("cluster", "plan", "created_by")
+    run = get_object_or_404(runs, pk=pk)
+    if liveness.is_stale(run):  # show a run whose worker died as ended, not running
+        liveness.reap(run.cluster_id)
+        run = runs.get(pk=pk)
+    return run
 
 
 def order_of(run: Validation, datas: list[dict] | None = None) -> list[int]:

@@ -24,7 +24,7 @@ from clusters.api.validation_serializers import (
     ValidationSerializer,
 )
 from clusters.models import Cluster, Validation
-from clusters.validation import runner, services
+from clusters.validation import liveness, runner, services
 from railstudio.roles import OPERATOR
 
 
@@ -83,6 +83,7 @@ class ValidationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return ValidationDetailSerializer if self.action == "retrieve" else ValidationSerializer
 
     def get_queryset(self):
+        liveness.reap()  # show runs whose worker died as ended, not running
         queryset = super().get_queryset()
         if self.action == "list":
             queryset = queryset.defer("findings", "facts")

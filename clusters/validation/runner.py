@@ -36,6 +36,7 @@ from clusters.validation import (
     compare,
     findings,
     heatmap,
+    liveness,
     parsers,
     probe,
     results,
@@ -81,6 +82,7 @@ def request_validation(
     keep_probe: bool = False,
     scheduled: bool = False,
 ) -> Validation:
+    liveness.reap(cluster.pk)  # a run whose worker died must not lock the cluster
     try:
         with transaction.atomic():
             active = cluster.validations.filter(state__in=VALIDATION_ACTIVE_STATES).first()
@@ -112,7 +114,12 @@ def cancel(validation: Validation) -> Validation:
     """A pending run is cancelled at once; a running one stops at its next step."""
     with transaction.atomic():
         current = Validation.objects.select_for_update().get(pk=validation.pk)
-        if current.state == ValidationState.PENDING:
+        if current.state == ValidationState.RUNNING and liveness.is_stale(current):
+            current.state = ValidationState.CANCELLED
+            current.message = liveness.lost_message(current, timezone.now(), lead="Cancelled")
+            current.finished_at = timezone.now()
+            current.save(update_fields=["state", "message", "finished_at"])
+        elif current.state == ValidationState.PENDING:
             current.state = ValidationState.CANCELLED
             current.message = "Cancelled before it started."
             current.finished_at = timezone.now()
@@ -145,7 +152,7 @@ def execute(validation_id: int) -> str:
     try:
         if validation.plan is None:
             raise _Failure("The plan of this validation no longer exists.")
-        with Kube(target_for(validation.cluster)) as kube:
+        with liveness.Heartbeat(validation.pk), Kube(target_for(validation.cluster)) as kube:
             run.kube = kube
             try:
                 run.go()
