@@ -232,6 +232,12 @@ class Target:
     policy: kubeconfig_policy.Policy | None = None
 
 
+IN_CLUSTER_MISSING = (
+    "In-cluster credentials do not exist here: Rail Studio is not running in a Kubernetes pod "
+    "(no KUBERNETES_SERVICE_HOST or service account token)"
+)
+
+
 def credentials_refused(message: str) -> KubeError:
     return KubeError(message, permanent=True)
 
@@ -239,7 +245,10 @@ def credentials_refused(message: str) -> KubeError:
 def api_client(target: Target) -> k8s.ApiClient:
     if target.in_cluster:
         configuration = k8s.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as error:
+            raise credentials_refused(f"{IN_CLUSTER_MISSING} ({error})") from None
         api = k8s.ApiClient(configuration)
     else:
         api = _kubeconfig_client(target)

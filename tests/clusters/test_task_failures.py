@@ -44,7 +44,18 @@ def _ca_file(monkeypatch, cluster):
     return "certificate-authority: refused because it names a file"
 
 
-@pytest.mark.parametrize("breakage", [_other_key, _ca_file], ids=["other-key", "ca-file"])
+def _in_cluster_outside_a_pod(monkeypatch, cluster):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)  # never in a pod, even in CI's
+    cluster.in_cluster = True
+    cluster.save()
+    return "Rail Studio is not running in a Kubernetes pod"
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [_other_key, _ca_file, _in_cluster_outside_a_pod],
+    ids=["other-key", "ca-file", "in-cluster-outside-a-pod"],
+)
 def test_every_task_ends_with_the_reason(
     breakage, lab, lab_cluster, seed_plan, celery_worker_thread, monkeypatch, operator_user
 ):
