@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,7 @@ from planner.views import role_required, viewer_required
 from railstudio.roles import OPERATOR
 
 FINDINGS_SHOWN = 200
+RUNS_PER_PAGE = 25
 
 
 def operator_post(view):
@@ -61,7 +63,7 @@ def cluster_validation_start(request, pk):
 @operator_post
 def plan_validation_start(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
-    fallback = reverse("plan-detail", args=[plan.slug])
+    fallback = reverse("plan-validations", args=[plan.slug])
     value = request.POST.get("cluster", "")
     cluster = plan.clusters.filter(pk=value).first() if value.isdigit() else None
     if cluster is None:
@@ -69,6 +71,22 @@ def plan_validation_start(request, slug):
         return _back(request, fallback)
     data = {"plan": plan.slug, "mode": request.POST.get("mode", "quick")}
     return _start(request, cluster, data, fallback)
+
+
+@viewer_required
+def plan_validations(request, slug):
+    """A plan's validation runs on every cluster, newest first, and where to start one."""
+    plan = get_object_or_404(Plan, slug=slug)
+    liveness.reap()
+    runs = Paginator(
+        plan.validations.select_related("cluster", "created_by").defer("findings", "facts"),
+        RUNS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    context = {
+        "plan": plan, "runs": runs, "modes": MODES,
+        "clusters": list(plan.clusters.order_by("name")),
+    }  # fmt: skip
+    return render(request, "clusters/plan_validations.html", context)
 
 
 def _run(pk: int) -> Validation:

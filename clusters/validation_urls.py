@@ -13,6 +13,7 @@ urlpatterns = [
         views.validation_schedule,
         name="cluster-validation-schedule",
     ),
+    path("plans/<slug:slug>/validations/", views.plan_validations, name="plan-validations"),
     path(
         "plans/<slug:slug>/validations/start/",
         views.plan_validation_start,

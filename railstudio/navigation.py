@@ -40,7 +40,7 @@ class PlanSection:
     url: str
 
 
-# key, label, URL name. "validations" shows once issue 13's `plan-validations` route exists.
+# key, label, URL name.
 PLAN_SECTIONS = (
     ("overview", "Overview & IP map", "plan-detail"),
     ("nodes", "Nodes & NICs", "plan-nodes"),

@@ -236,3 +236,44 @@ def test_a_big_run_draws_images_and_answers_cells_in_display_order(as_viewer, cl
     assert (cell["source"], cell["target"], cell["state"]) == ("n07", "n08", "fail")
     image = as_viewer.get(f"/validations/{run.pk}/rails/0/heatmap.png")
     assert image["Content-Type"] == "image/png" and image.content[:4] == b"\x89PNG"
+
+
+def test_the_plan_validations_page_lists_the_plans_runs_on_every_cluster(
+    as_operator, viewer, cluster, seed_plan, django_assert_max_num_queries
+):
+    from django.test import Client
+
+    from clusters.models import Cluster
+    from planner.models import Plan
+
+    as_viewer = Client()  # as_operator is the `client` fixture, logged in as the operator
+    as_viewer.force_login(viewer)
+    other_cluster = Cluster.objects.create(name="c2", server="https://127.0.0.1:2")
+    other_cluster.plans.add(seed_plan)
+    other_plan = Plan.objects.create(name="other", slug="other")
+    mine = [_finished_run(cluster, seed_plan), _finished_run(other_cluster, seed_plan)]
+    theirs = _finished_run(cluster, other_plan)
+    url = f"/plans/{seed_plan.slug}/validations/"
+    with django_assert_max_num_queries(14) as few:
+        html = as_viewer.get(url).content.decode()
+    rows = html.split('id="plan-validation-runs"')[1]
+    assert all(f">#{run.pk}<" in rows for run in mine) and f">#{theirs.pk}<" not in rows
+    assert "1 error, 0 warnings" in rows and ">c2<" in rows
+    assert "Validate on" not in html and "An operator can start a validation" in html
+    for _ in range(6):
+        _finished_run(other_cluster, seed_plan)
+    with django_assert_max_num_queries(len(few.captured_queries)):  # no query per run
+        assert as_viewer.get(url).status_code == 200
+    page = as_operator.get(url).content.decode()
+    assert "Validate on c1" in page and "Validate on c2" in page
+    response = as_operator.post(
+        f"/plans/{seed_plan.slug}/validations/start/", {"cluster": other_cluster.pk}
+    )
+    run = Validation.objects.get(state="pending")
+    assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
+    assert run.cluster == other_cluster
+    refused = as_operator.post(
+        f"/plans/{seed_plan.slug}/validations/start/", {"cluster": "x"}, follow=True
+    )
+    assert refused.redirect_chain[-1][0] == url
+    assert "cluster: choose a cluster the plan is bound to." in refused.content.decode()
