@@ -86,3 +86,13 @@ def test_validate_from_the_cluster_page_and_see_the_fault(
         page.get_by_role("link", name="HTML report").click()
     report = download.value.path().read_text()
     assert "RAIL_LINK_DOWN" in report and 'class="cell fail"' in report
+
+    page.goto(f"{live_server.url}/plans/{plan.slug}/")
+    page.locator("nav.plan-tabs").get_by_role("link", name="Validations").click()
+    expect(page).to_have_url(f"{live_server.url}/plans/{plan.slug}/validations/")
+    row = page.locator("#plan-validation-runs tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"#{run.pk}")
+    expect(row).to_contain_text("1 error, 0 warnings")
+    expect(page.get_by_role("button", name="Validate on lab")).to_be_visible()
+    screenshot(page, tmp_path, "plan-validations.png")
