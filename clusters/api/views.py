@@ -1,6 +1,5 @@
 import re
 
-import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from clusters import (
     discovery,
+    discovery_plans,
     execution,
     facts,
     liveness,
@@ -175,9 +175,8 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
         plan = plan_named(body.validated_data["plan"])
         if not cluster.discovery:
             raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
-        documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
         try:
-            counts = inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
+            counts = discovery_plans.import_discovered(plan, cluster.discovery)
         except inventory.InventoryError as error:
             raise ValidationError(error.errors) from None
         return Response(counts)
