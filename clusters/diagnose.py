@@ -48,7 +48,7 @@ from clusters.inspect import (
     pod_reason,
     read_pod,
 )
-from planner import ipam
+from planner import ipam, podfacts
 from planner.findings import Finding, finding, sort_findings
 from planner.planspec import PlanSpec
 
@@ -675,6 +675,21 @@ def _same_network(left: str, right: str) -> bool:
 # Pod spec: capabilities
 
 
+_CAPABILITY_PROBLEMS = {
+    "IPC_LOCK": (
+        "IPC_LOCK_MISSING",
+        "Container {name} attaches RDMA rails without IPC_LOCK: it cannot pin (register) memory, "
+        "so ibv_devinfo in the pod shows nothing usable and NCCL falls back to TCP sockets.",
+        'Add "IPC_LOCK" to securityContext.capabilities.add and recreate the pod.',
+    ),
+    "SYS_NICE": (
+        "SYS_NICE_MISSING",
+        "Container {name} lacks SYS_NICE, which NCCL uses to raise its threads' priority.",
+        'Add "SYS_NICE" to securityContext.capabilities.add.',
+    ),
+}
+
+
 def _capabilities(view: PodView, context: Context) -> list[Finding]:
     rdma_resources = {resource for resource in view.requests if context.is_vf_resource(resource)}
     attaches_rdma = any(
@@ -682,41 +697,21 @@ def _capabilities(view: PodView, context: Context) -> list[Finding]:
     )
     if not rdma_resources and not attaches_rdma:
         return []
-    targets = [
-        (index, container)
-        for index, container in enumerate(view.containers)
-        if set(container.requests) & rdma_resources
-    ] or list(enumerate(view.containers[:1]))
+    requests = [container.requests for container in view.containers]
     found = []
-    for index, container in targets:
-        if container.privileged:
-            continue
+    for index in podfacts.rdma_containers(requests, rdma_resources):
+        container = view.containers[index]
         field = f"spec.containers[{index}].securityContext.capabilities.add"
-        added = sorted(container.capabilities)
-        evidence = f"container {container.name}: capabilities.add = {added}"
-        if "IPC_LOCK" not in container.capabilities:
+        evidence = (
+            f"container {container.name}: capabilities.add = {sorted(container.capabilities)}"
+        )
+        for missing in podfacts.missing_rdma_capabilities(
+            container.capabilities, container.privileged
+        ):
+            code, problem, fix = _CAPABILITY_PROBLEMS[missing]
             found.append(
                 _diagnosis(
-                    "IPC_LOCK_MISSING",
-                    view,
-                    field,
-                    f"Container {container.name} attaches RDMA rails without IPC_LOCK: it cannot "
-                    "pin (register) memory, so ibv_devinfo in the pod shows nothing usable and "
-                    "NCCL falls back to TCP sockets.",
-                    'Add "IPC_LOCK" to securityContext.capabilities.add and recreate the pod.',
-                    evidence=evidence,
-                )
-            )
-        if "SYS_NICE" not in container.capabilities:
-            found.append(
-                _diagnosis(
-                    "SYS_NICE_MISSING",
-                    view,
-                    field,
-                    f"Container {container.name} lacks SYS_NICE, which NCCL uses to raise its "
-                    "threads' priority.",
-                    'Add "SYS_NICE" to securityContext.capabilities.add.',
-                    evidence=evidence,
+                    code, view, field, problem.format(name=container.name), fix, evidence=evidence
                 )
             )
     return found

@@ -24,21 +24,19 @@ IP -> interfaces map for duplicates), so thousands of pods inspect in well under
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 import orjson
 
-from planner import ipam, manifests
+from planner import ipam, manifests, podfacts
 from planner.findings import ERROR, INFO, WARNING, Finding
 from planner.planspec import PlanSpec, RailSpec
-from planner.preflight import parse_networks_annotation, quantity
+from planner.podfacts import NodeIndex, parse_networks_annotation
+from planner.podfacts import normal_pci as _pci
 from railstudio import numbers
 from railstudio.gcpause import collector_paused
-
-_amount = functools.lru_cache(maxsize=4096)(quantity)  # the same few quantities, many times
 
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
@@ -156,16 +154,6 @@ def _device_info(value) -> dict | None:
     return info if any(info.values()) else None
 
 
-def _pci(value) -> str | None:
-    """A PCI address as 0000:1a:00.2 (lower case, with the domain)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().lower()
-    if not text:
-        return None
-    return text if text.count(":") >= 2 else f"0000:{text}"
-
-
 def _pci_bus(pci: str | None) -> str | None:
     return pci.rsplit(":", 1)[0] if pci else None
 
@@ -260,7 +248,14 @@ def read_pod(pod: dict, annotation_cache: dict | None = None) -> PodView:
         status_value=status_value if isinstance(status_value, str) else None,
         status_entries=entries,
         status_error=status_error,
-        requests=_pod_requests(containers, spec.get("initContainers") or []),
+        requests=podfacts.pod_requests(
+            (container.requests for container in containers),
+            (
+                podfacts.container_requests(item)
+                for item in spec.get("initContainers") or []
+                if _is_dict(item)
+            ),
+        ),
         scheduling_message=_unschedulable(status),
         pod_ip=_text(status.get("podIP")),
     )
@@ -296,37 +291,13 @@ def _requested_networks(value, namespace: str, cache: dict | None) -> tuple[list
 
 
 def _container(container: dict) -> ContainerView:
-    security = container.get("securityContext") or {}
-    added = (security.get("capabilities") or {}).get("add") or []
+    capabilities, privileged = podfacts.capabilities(container)
     return ContainerView(
         name=container.get("name") or "",
-        requests=_container_requests(container),
-        capabilities=frozenset(str(item).upper().removeprefix("CAP_") for item in added),
-        privileged=bool(security.get("privileged")),
+        requests=podfacts.container_requests(container),
+        capabilities=capabilities,
+        privileged=privileged,
     )
-
-
-def _container_requests(container: dict) -> dict[str, float]:
-    resources = container.get("resources") or {}
-    result: dict[str, float] = {}
-    for part in ("requests", "limits"):
-        for resource, value in (resources.get(part) or {}).items():
-            amount = _amount(value) if isinstance(value, str | int | float) else None
-            if amount is not None:
-                result[resource] = max(result.get(resource, 0.0), amount)
-    return result
-
-
-def _pod_requests(containers: list[ContainerView], init_containers: list) -> dict[str, float]:
-    total: dict[str, float] = defaultdict(float)
-    for container in containers:
-        for resource, amount in container.requests.items():
-            total[resource] += amount
-    for item in init_containers:
-        if _is_dict(item):
-            for resource, amount in _container_requests(item).items():
-                total[resource] = max(total[resource], amount)
-    return dict(total)
 
 
 def _container_state(status: dict) -> dict:
@@ -640,61 +611,6 @@ class NadIndex:
 
     def names_in(self, namespace: str | None) -> list[str]:
         return sorted({name for (ns, name) in self.nads if ns in (namespace, None)})
-
-    def all_names(self) -> list[str]:
-        return sorted({name for _, name in self.nads})
-
-
-class NodeIndex:
-    """Nodes' allocatable resources, GPU and NIC NUMA facts. Quantities are read on demand."""
-
-    def __init__(self, nodes: list[dict]):
-        self.allocatable: dict[str, dict] = {}  # node -> {resource: quantity as given}
-        self.gpu_numa: dict[str, dict[int, int]] = {}
-        self.nic_numa: dict[str, dict[str, int]] = {}
-        for node in nodes:
-            if not _is_dict(node):
-                continue
-            metadata = node.get("metadata") if _is_dict(node.get("metadata")) else node
-            name = metadata.get("name")
-            if not name:
-                continue
-            status = node.get("status") if _is_dict(node.get("status")) else node
-            self.allocatable[name] = status.get("allocatable") or {}
-            self.gpu_numa[name] = _numbers(node.get("gpu_numa"), int)
-            self.nic_numa[name] = _numbers(node.get("nic_numa"), lambda key: _pci(str(key)))
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.allocatable)
-
-    def nic_numa_of(self, node: str | None, *pci_addresses: str | None) -> int | None:
-        known = self.nic_numa.get(node or "")
-        if not known:
-            return None
-        return next((known[pci] for pci in pci_addresses if pci in known), None)
-
-    def lists(self, node: str, resource: str) -> bool:
-        return resource in self.allocatable.get(node, {})
-
-    def amount(self, node: str, resource: str) -> float:
-        value = self.allocatable.get(node, {}).get(resource)
-        return (_amount(value) or 0.0) if isinstance(value, str | int | float) else 0.0
-
-    def amounts(self, resource: str) -> dict[str, float]:
-        """{node: allocatable} for every node; 0 where the node does not list the resource."""
-        return {name: self.amount(name, resource) for name in self.allocatable}
-
-
-def _numbers(value, key_type) -> dict:
-    """{key: int} from a facts mapping such as {"0": 4, "1": 4}; unreadable items are skipped."""
-    result = {}
-    for key, number in (value or {}).items() if _is_dict(value) else ():
-        try:
-            result[key_type(key)] = int(number)
-        except (TypeError, ValueError):
-            continue
-    return result
 
 
 def _pool_key(cidr: str) -> str | None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 
 import netaddr
 
-from planner import ipam, manifests, naming
+from planner import ipam, manifests, naming, podfacts
 from planner.findings import ERROR, WARNING, Finding, finding, sort_findings
 from planner.planspec import PlanSpec, RailSpec
+from planner.podfacts import parse_networks_annotation, quantity  # noqa: F401 (the public names)
 from railstudio import numbers
 
 NETWORKS_ANNOTATION = manifests.NETWORKS_ANNOTATION
@@ -92,29 +93,6 @@ class ClusterFacts:
         if unknown:
             raise ValueError(f"unknown cluster facts: {', '.join(sorted(unknown))}")
         return cls(**value)
-
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
-_SUFFIXES = {
-    "": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-}  # fmt: skip
-
-
-def quantity(value) -> float | None:
-    """A Kubernetes quantity ("8", 8, "500m", "1Gi") as a number; None when unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIXES:
-        return None
-    return float(match.group(1)) * _SUFFIXES[match.group(2)]
-
-
-def _is_extended(resource: str) -> bool:
-    return "/" in resource
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,56 +203,6 @@ def _workload(obj: dict, index: int, plan: PlanSpec | None) -> _Workload | None:
         spec=template.get("spec") or {},
         replicas=replicas if isinstance(replicas, int) else 1,
     )
-
-
-def parse_networks_annotation(value: str) -> list[dict]:
-    """Attachments of a networks annotation, as Multus reads it: JSON when the value contains
-    '[', '{' or '"', else `[namespace/]name[@interface]` items separated by commas.
-
-    Each attachment: {"name", "namespace" (or None), "interface" (or None), "position"}.
-    Raises ValueError with the reason."""
-    if any(char in value for char in '[{"'):
-        try:
-            elements = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error.msg} at line {error.lineno})") from None
-        except RecursionError:
-            raise ValueError("the JSON nests too deeply") from None
-        if not isinstance(elements, list):
-            raise ValueError("the JSON form must be a list of objects")
-        attachments = []
-        for position, element in enumerate(elements):
-            if not isinstance(element, dict) or not isinstance(element.get("name"), str):
-                raise ValueError(f"element {position} needs a string 'name'")
-            if "/" in element["name"]:
-                raise ValueError(
-                    f"element {position} names {element['name']!r}: put the namespace in "
-                    '"namespace", not in "name"'
-                )
-            attachments.append(
-                {
-                    "name": element["name"],
-                    "namespace": element.get("namespace"),
-                    "interface": element.get("interface"),
-                    "position": position,
-                }
-            )
-        return attachments
-    attachments = []
-    for position, item in enumerate(part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        reference, _, interface = item.partition("@")
-        namespace, _, name = reference.rpartition("/")
-        attachments.append(
-            {
-                "name": name,
-                "namespace": namespace or None,
-                "interface": interface or None,
-                "position": position,
-            }
-        )
-    return attachments
 
 
 # ---------------------------------------------------------------------------------------------
@@ -647,7 +575,7 @@ class _Context:
         self._annotation_cache: dict[str, tuple[list[dict] | None, str | None]] = {}
         self._fit_cache: dict = {}
         self._numa_cache: dict = {}
-        self.nodes = _NodeIndex(facts.nodes) if facts.nodes else None
+        self.nodes = podfacts.NodeIndex(facts.nodes) if facts.nodes else None
         self.no_nodes = facts.nodes is not None and not facts.nodes  # known: the cluster has none
         self.numa = _NumaIndex.build(plan, facts)
 
@@ -1028,37 +956,6 @@ def _check_node_policy(context: _Context, obj: dict, index: int) -> None:
 # Pods
 
 
-def _container_resources(spec: dict) -> tuple[dict[str, float], list[dict]]:
-    containers = [item for item in spec.get("containers") or [] if isinstance(item, dict)]
-    total: dict[str, float] = defaultdict(float)
-    for container in containers:
-        for resource, value in _requested(container).items():
-            total[resource] += value
-    for container in spec.get("initContainers") or []:
-        if isinstance(container, dict):
-            for resource, value in _requested(container).items():
-                total[resource] = max(total[resource], value)
-    return dict(total), containers
-
-
-def _requested(container: dict) -> dict[str, float]:
-    resources = container.get("resources") or {}
-    result: dict[str, float] = {}
-    for part in ("requests", "limits"):
-        for resource, value in (resources.get(part) or {}).items():
-            amount = quantity(value)
-            if amount is not None:
-                result[resource] = max(result.get(resource, 0.0), amount)
-    return result
-
-
-def _capabilities(container: dict) -> tuple[set[str], bool]:
-    security = container.get("securityContext") or {}
-    added = (security.get("capabilities") or {}).get("add") or []
-    names = {str(item).upper().removeprefix("CAP_") for item in added}
-    return names, bool(security.get("privileged"))
-
-
 def _fmt(amount: float) -> str:
     return str(int(amount)) if float(amount).is_integer() else str(amount)
 
@@ -1069,7 +966,7 @@ def _check_workload(context: _Context, workload: _Workload) -> None:
         what = "pod name" if workload.kind == "Pod" else "object name"
         context.add(_dns_subdomain_finding(ref, "metadata.name", workload.name, what))
     namespace = workload.namespace or context.default_namespace
-    requested, containers = _container_resources(workload.spec)
+    requested, containers = podfacts.spec_requests(workload.spec)
     annotation = (workload.metadata.get("annotations") or {}).get(NETWORKS_ANNOTATION)
     annotation_field = f'{base}metadata.annotations["{NETWORKS_ANNOTATION}"]'
     attachments: list[dict] = []
@@ -1110,7 +1007,7 @@ def _check_workload(context: _Context, workload: _Workload) -> None:
 
 def _first_container(containers: list[dict], needed: Counter) -> int:
     for index, container in enumerate(containers):
-        if set(_requested(container)) & set(needed):
+        if set(podfacts.container_requests(container)) & set(needed):
             return index
     return 0
 
@@ -1217,77 +1114,41 @@ def _check_vf_counts(context, ref, limits_field, requested, needed: Counter, unr
             )
 
 
+_CAPABILITY_PROBLEMS = {
+    "IPC_LOCK": (
+        "IPC_LOCK_MISSING",
+        "The container attaches RDMA rails without IPC_LOCK: RDMA cannot pin memory "
+        "and ibv_devinfo shows nothing useful.",
+        'Add "IPC_LOCK" to securityContext.capabilities.add.',
+    ),
+    "SYS_NICE": (
+        "SYS_NICE_MISSING",
+        "The container lacks SYS_NICE, which NCCL uses to raise its threads' priority.",
+        'Add "SYS_NICE" to securityContext.capabilities.add.',
+    ),
+}
+
+
 def _check_capabilities(context, ref, base, containers, rdma_resources: set[str]) -> None:
-    targets = [
-        index
-        for index, container in enumerate(containers)
-        if set(_requested(container)) & rdma_resources
-    ] or [0]
-    for index in targets:
-        names, privileged = _capabilities(containers[index])
-        if privileged:
-            continue
+    requests = [podfacts.container_requests(container) for container in containers]
+    for index in podfacts.rdma_containers(requests, rdma_resources):
+        names, privileged = podfacts.capabilities(containers[index])
         field_path = f"{base}spec.containers[{index}].securityContext.capabilities.add"
-        if "IPC_LOCK" not in names:
-            context.add(
-                finding(
-                    "IPC_LOCK_MISSING",
-                    ref,
-                    field_path,
-                    "The container attaches RDMA rails without IPC_LOCK: RDMA cannot pin memory "
-                    "and ibv_devinfo shows nothing useful.",
-                    'Add "IPC_LOCK" to securityContext.capabilities.add.',
-                )
-            )
-        if "SYS_NICE" not in names:
-            context.add(
-                finding(
-                    "SYS_NICE_MISSING",
-                    ref,
-                    field_path,
-                    "The container lacks SYS_NICE, which NCCL uses to raise its threads' priority.",
-                    'Add "SYS_NICE" to securityContext.capabilities.add.',
-                )
-            )
+        for missing in podfacts.missing_rdma_capabilities(names, privileged):
+            code, problem, fix = _CAPABILITY_PROBLEMS[missing]
+            context.add(finding(code, ref, field_path, problem, fix))
 
 
 # ---------------------------------------------------------------------------------------------
 # Cluster fit and NUMA
 
 
-class _NodeIndex:
-    def __init__(self, nodes: list[dict]):
-        self.names: list[str] = []
-        self.allocatable: dict[str, dict[str, float]] = {}
-        self.by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self.advertised: Counter = Counter()
-        for node in nodes:
-            name = node.get("name")
-            if not name:
-                continue
-            self.names.append(name)
-            amounts = {
-                resource: quantity(value) or 0.0
-                for resource, value in (node.get("allocatable") or {}).items()
-            }
-            self.allocatable[name] = amounts
-            self.advertised.update(resource for resource, amount in amounts.items() if amount > 0)
-            labels = {manifests.HOSTNAME_LABEL: name, **(node.get("labels") or {})}
-            for key, value in labels.items():
-                self.by_label[(key, str(value))].add(name)
-
-    def matching(self, selector: dict) -> list[str]:
-        if not selector:
-            return self.names
-        sets = [self.by_label.get((key, str(value)), set()) for key, value in selector.items()]
-        matched = set.intersection(*sets)
-        return [name for name in self.names if name in matched]
-
-
 def _resources_unverified(
     context: _Context, workload: _Workload, requested: dict[str, float]
 ) -> None:
-    extended = sorted(res for res, amount in requested.items() if _is_extended(res) and amount)
+    extended = sorted(
+        res for res, amount in requested.items() if podfacts.is_extended(res) and amount
+    )
     if not extended:
         return
     context.add(
@@ -1304,7 +1165,9 @@ def _resources_unverified(
 
 def _check_fit(context: _Context, workload: _Workload, requested: dict[str, float]) -> None:
     nodes = context.nodes
-    extended = {res: amount for res, amount in requested.items() if _is_extended(res) and amount}
+    extended = {
+        res: amount for res, amount in requested.items() if podfacts.is_extended(res) and amount
+    }
     missing = sorted(res for res in extended if not nodes.advertised[res])
     for resource in missing:
         context.add(
@@ -1339,9 +1202,8 @@ def _check_fit(context: _Context, workload: _Workload, requested: dict[str, floa
     if key not in context._fit_cache:
         fitting = slots = 0
         for name in candidates:
-            allocatable = nodes.allocatable[name]
             per_node = min(
-                int(allocatable.get(res, 0) // amount) for res, amount in extended.items()
+                int(nodes.amount(name, res) // amount) for res, amount in extended.items()
             )
             fitting += per_node > 0
             slots += per_node
@@ -1385,7 +1247,7 @@ class _NumaIndex:
         if plan is not None:
             gpu_totals.update((node.name, node.gpu_count) for node in plan.nodes)
         for node in facts.nodes or []:
-            amount = quantity((node.get("allocatable") or {}).get(gpu_resource, ""))
+            amount = podfacts.quantity((node.get("allocatable") or {}).get(gpu_resource, ""))
             if node.get("name") and amount is not None:
                 gpu_totals[node["name"]] = int(amount)
         placements: dict[str, dict[str, int]] = {}
