@@ -505,11 +505,6 @@ def _rail_space(rail: RailSpec) -> ipam.RailSpace:
     )
 
 
-def rail_pod_capacity(rail: RailSpec) -> int:
-    """How many pods whereabouts can address on the rail as rendered."""
-    return ipam.size(_rail_space(rail).free_spans())
-
-
 def ip_preview(plan: PlanSpec, count: int) -> dict[int, list[str]]:
     """What whereabouts gives the first `count` pods on each rail: the lowest free addresses of
     the range (range_start .. range_end, network+1 .. broadcast-1), skipping the exclusions."""
