@@ -8,10 +8,6 @@ refresh in place through htmx; nothing here talks to a cluster itself.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +17,7 @@ from django.views.decorators.http import require_POST
 from clusters import execution, pod_svg, services, tasks
 from clusters.models import Cluster, ExecRun
 from clusters.panels import get_cluster, stamp
+from clusters.pod_filters import PodFilters
 from planner.findings import CODES, INFO
 from railstudio import numbers
 from railstudio.roles import OPERATOR
@@ -35,40 +32,6 @@ BAD_REQUEST = 400
 
 # ---------------------------------------------------------------------------------------------
 # The pods of a cluster
-
-
-@dataclass(frozen=True)
-class PodFilters:
-    namespace: str = ""
-    node: str = ""
-    problem: str = ""  # "any", "none" or a finding code
-
-    @classmethod
-    def read(cls, data) -> PodFilters:
-        return cls(
-            **{key: (data.get(key) or "").strip() for key in ("namespace", "node", "problem")}
-        )
-
-    def apply(self, rows):
-        if self.namespace:
-            rows = rows.filter(namespace=self.namespace)
-        if self.node:
-            rows = rows.filter(node=self.node)
-        if self.problem in ("any", "true", "1"):
-            rows = rows.filter(ok=False)
-        elif self.problem in ("none", "false", "0"):
-            rows = rows.filter(ok=True)
-        elif self.problem:
-            rows = rows.filter(codes__regex=rf"(^| ){re.escape(self.problem.upper())}( |$)")
-        return rows
-
-    @property
-    def active(self) -> bool:
-        return any(asdict(self).values())
-
-    def query(self, **extra) -> str:
-        pairs = {**asdict(self), **extra}
-        return urlencode({key: value for key, value in pairs.items() if value not in ("", None)})
 
 
 def filter_choices(cluster: Cluster) -> dict:

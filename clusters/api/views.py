@@ -1,5 +1,3 @@
-import re
-
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -36,6 +34,8 @@ from clusters.api.serializers import (
 )
 from clusters.kube import KubeError
 from clusters.models import Cluster, ExecRun, Rollout
+from clusters.pod_filters import FIELDS as POD_FILTER_FIELDS
+from clusters.pod_filters import PodFilters
 from planner import findings, inventory, yamlio
 from planner.api.filters import PlanFilter, plan_named
 from planner.api.manifests import (
@@ -256,20 +256,8 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
     def pods(self, request, pk=None):
         """Pods that ask for secondary networks, from the last snapshot."""
         cluster = self.get_object()
-        params = request.query_params
-        reject_unknown(request, {"namespace", "node", "problem"} | pagination_params(self))
-        rows = cluster.pods.all()
-        if params.get("namespace"):
-            rows = rows.filter(namespace=params["namespace"])
-        if params.get("node"):
-            rows = rows.filter(node=params["node"])
-        problem = params.get("problem")
-        if problem in ("any", "true", "1"):
-            rows = rows.filter(ok=False)
-        elif problem in ("none", "false", "0"):
-            rows = rows.filter(ok=True)
-        elif problem:
-            rows = rows.filter(codes__regex=rf"(^| ){re.escape(problem.upper())}( |$)")
+        reject_unknown(request, set(POD_FILTER_FIELDS) | pagination_params(self))
+        rows = PodFilters.read(request.query_params).apply(cluster.pods.all())
         page = self.paginate_queryset(
             rows.values("namespace", "name", "node", "phase", "ok", "problems", "codes")
         )
