@@ -85,7 +85,7 @@ def lint(request):
     return fragment_or_page(
         request,
         "planner/manifests/lint.html",
-        "planner/manifests/_lint_panel.html",
+        "planner/manifests/partials/lint_panel.html",
         context,
         status=status,
     )

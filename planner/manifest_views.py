@@ -181,7 +181,7 @@ def plan_manifests(request, slug):
     return fragment_or_page(
         request,
         "planner/manifests/manifests.html",
-        "planner/manifests/_body.html",
+        "planner/manifests/partials/body.html",
         context,
         status=INVALID if context["errors"] else 200,
     )
