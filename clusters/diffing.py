@@ -39,10 +39,6 @@ def key_of(obj: dict) -> Key:
     )
 
 
-def managed_selector(plan_slug: str) -> str:
-    return f"{MANAGED_BY}=railstudio,{PLAN_LABEL}={plan_slug}"
-
-
 def clean(obj: dict) -> dict:
     """An object without server-owned metadata and status, for display."""
     result = {key: value for key, value in obj.items() if key != "status"}

@@ -1,43 +1,13 @@
 """The cluster page's node-discovery panel: what the cluster reports about nodes and NICs,
 compared with each bound plan, and importing it into a plan's inventory."""
 
-import yaml
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from clusters import discovery, services, tasks
-from clusters.views import (
-    Poll,
-    failed_after,
-    get_cluster,
-    operator_post,
-    poll_state,
-    poll_url,
-    task_stamp,
-)
+from clusters import discovery_plans, services, tasks
+from clusters.panels import Poll, failed_after, get_cluster, poll_state, poll_url, task_stamp
 from planner import inventory
-from planner.views import viewer_required
-
-SHOWN_ROWS = 60
-
-
-def comparisons(cluster) -> list[dict]:
-    result = []
-    for plan in cluster.plans.order_by("name"):
-        rows = discovery.compare(plan.to_spec(), cluster.discovery)
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        different = [row for row in rows if row["status"] != "match"]
-        result.append(
-            {
-                "plan": plan,
-                "counts": counts,
-                "rows": different[:SHOWN_ROWS],
-                "more": max(0, len(different) - SHOWN_ROWS),
-            }
-        )
-    return result
+from railstudio.web.access import operator_post, viewer_required
 
 
 def _panel(request, cluster, poll: Poll, status: int = 200, **extra):
@@ -45,7 +15,7 @@ def _panel(request, cluster, poll: Poll, status: int = 200, **extra):
         "cluster": cluster,
         "discovery_poll": poll,
         "discovery_failed": failed_after(cluster, cluster.discovered_at),
-        "comparisons": comparisons(cluster),
+        "comparisons": discovery_plans.comparisons(cluster),
         **extra,
     }
     return render(request, "clusters/partials/discovery.html", context, status=status)
@@ -91,9 +61,8 @@ def discovery_import(request, pk, slug):
             status=422,
             discovery_error="Nothing to import: discover the nodes first, for a bound plan.",
         )
-    documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
     try:
-        counts = inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
+        counts = discovery_plans.import_discovered(plan, cluster.discovery)
     except inventory.InventoryError as error:
         reasons = "; ".join(
             f"{where}: {' '.join(msgs)}" for where, msgs in list(error.errors.items())[:5]

@@ -9,9 +9,7 @@ here or on the cluster."""
 
 from __future__ import annotations
 
-from django.shortcuts import render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
 from clusters import facts
@@ -20,10 +18,9 @@ from clusters.models import Cluster
 from clusters.rollout import target_for
 from planner import lint as linting
 from planner.models import Plan
-from planner.views import viewer_required
 from railstudio import numbers
-
-INVALID = 422
+from railstudio.web.access import viewer_required
+from railstudio.web.htmx import INVALID, fragment_or_page
 
 
 def _chosen_cluster(key: str) -> tuple[Cluster | None, str | None]:
@@ -85,9 +82,10 @@ def lint(request):
         "text": "",
     }
     status = _lint(request, context) if request.method == "POST" else 200
-    htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request
-    template = "planner/manifests/_lint_panel.html" if partial else "planner/manifests/lint.html"
-    response = render(request, template, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return fragment_or_page(
+        request,
+        "planner/manifests/lint.html",
+        "planner/manifests/partials/lint_panel.html",
+        context,
+        status=status,
+    )

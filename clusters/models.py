@@ -216,7 +216,11 @@ class PodStatus(models.Model):
     phase = models.CharField(max_length=32, blank=True)
     ok = models.BooleanField(default=True)
     problems = models.PositiveIntegerField(default=0)
-    codes = models.CharField(max_length=500, blank=True, help_text="space-separated finding codes")
+    codes = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="the finding codes as shown (space-separated); filters read PodStatusCode",
+    )
     report = models.JSONField(default=dict)
     digest = models.CharField(
         max_length=32, blank=True, help_text="hash of the report: unchanged rows are not rewritten"
@@ -233,6 +237,23 @@ class PodStatus(models.Model):
 
     def __str__(self):
         return f"{self.namespace}/{self.name}"
+
+
+class PodStatusCode(models.Model):
+    """One finding code of a pod in the snapshot (not info), indexed: "the pods with
+    NAD_NOT_FOUND" is an index lookup, not a scan of every pod's codes."""
+
+    pod_status = models.ForeignKey(PodStatus, on_delete=models.CASCADE, related_name="code_rows")
+    code = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pod_status", "code"], name="one_row_per_pod_code")
+        ]
+        indexes = [models.Index(fields=["code", "pod_status"], name="pod_code_lookup")]
+
+    def __str__(self):
+        return self.code
 
 
 class ExecRun(models.Model):

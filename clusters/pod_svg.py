@@ -1,7 +1,7 @@
 """The pod diagram: the seed's picture of a pod with eth0 and net1..netN, as geometry.
 
 Pure: a PodReport dict (clusters.inspect `PodReport.to_dict()`, as PodStatus.report stores it)
-in, boxes, lines and text out; the template `clusters/pods/includes/pod_diagram.html` draws it
+in, boxes, lines and text out; the template `clusters/pods/partials/pod_diagram.html` draws it
 as inline SVG.
 
     ┌── eth0 ──────┤ Calico CNI │ ← k8s control plane (Pod CIDR)

@@ -1,5 +1,4 @@
-"""Routes of the pod pages and the home dashboard's partials (the home page itself is the
-`home` route of planner.urls, pointed at pod_views.dashboard)."""
+"""Routes of the pod pages."""
 
 from django.urls import path
 
@@ -20,5 +19,4 @@ urlpatterns = [
         name="cluster-pod-exec",
     ),
     path("clusters/<int:pk>/exec/<int:run_id>/", pod_views.exec_run, name="cluster-exec-run"),
-    path("dashboard/<slug:section>/", pod_views.dashboard_section, name="dashboard-section"),
 ]

@@ -1,5 +1,5 @@
 """Pod pages: a cluster's pods from the last snapshot, one pod's diagram and diagnosis, a live
-look inside it (allow-listed commands, operators only), and the home dashboard.
+look inside it (allow-listed commands, operators only).
 
 Mirrors the API (clusters.api.views): the same filters, refresh for viewers (reading pods
 changes nothing on the cluster), exec for operators through `services.start_exec`. Partials
@@ -8,71 +8,30 @@ refresh in place through htmx; nothing here talks to a cluster itself.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clusters import dashboard as estate
 from clusters import execution, pod_svg, services, tasks
 from clusters.models import Cluster, ExecRun
-from clusters.views import get_cluster, operator_post, stamp
+from clusters.panels import get_cluster, stamp
+from clusters.pod_filters import PodFilters
 from planner.findings import CODES, INFO
-from planner.models import Plan
-from planner.views import role_required, viewer_required
 from railstudio import numbers
 from railstudio.roles import OPERATOR
+from railstudio.web.access import operator_post, role_required, viewer_required
 
 PER_PAGE = 100
 TABLE_POLL_LIMIT = 30  # one poll a second after Refresh
 EXEC_POLL_LIMIT = 60  # one poll every 500 ms: ~30 s, past the exec timeout
 POD_FIELDS = ("namespace", "name", "node", "phase", "ok", "problems", "codes")
 BAD_REQUEST = 400
-LAB_COMMAND = ".venv/bin/python manage.py labcluster up"
 
 
 # ---------------------------------------------------------------------------------------------
 # The pods of a cluster
-
-
-@dataclass(frozen=True)
-class PodFilters:
-    namespace: str = ""
-    node: str = ""
-    problem: str = ""  # "any", "none" or a finding code
-
-    @classmethod
-    def read(cls, data) -> PodFilters:
-        return cls(
-            **{key: (data.get(key) or "").strip() for key in ("namespace", "node", "problem")}
-        )
-
-    def apply(self, rows):
-        if self.namespace:
-            rows = rows.filter(namespace=self.namespace)
-        if self.node:
-            rows = rows.filter(node=self.node)
-        if self.problem in ("any", "true", "1"):
-            rows = rows.filter(ok=False)
-        elif self.problem in ("none", "false", "0"):
-            rows = rows.filter(ok=True)
-        elif self.problem:
-            rows = rows.filter(codes__regex=rf"(^| ){re.escape(self.problem.upper())}( |$)")
-        return rows
-
-    @property
-    def active(self) -> bool:
-        return any(asdict(self).values())
-
-    def query(self, **extra) -> str:
-        pairs = {**asdict(self), **extra}
-        return urlencode({key: value for key, value in pairs.items() if value not in ("", None)})
 
 
 def filter_choices(cluster: Cluster) -> dict:
@@ -222,34 +181,3 @@ def exec_run(request, pk, run_id):
     run = execution.give_up_if_abandoned(get_object_or_404(ExecRun, pk=run_id, cluster_id=pk))
     tries = request.GET.get("tries", "")
     return exec_response(request, run, numbers.small_int(tries, EXEC_POLL_LIMIT))
-
-
-# ---------------------------------------------------------------------------------------------
-# The home dashboard
-
-
-def is_empty_install() -> bool:
-    return not (Plan.objects.exists() or Cluster.objects.exists())
-
-
-@viewer_required
-def dashboard(request):
-    """The estate at a glance; on an empty install, the first-run page instead (it polls, and
-    reloads into the dashboard once a plan or cluster exists, e.g. a lab registering itself)."""
-    empty = is_empty_install()
-    if request.GET.get("poll") == "first-run":
-        response = HttpResponse(status=204)
-        if not empty:
-            response["HX-Refresh"] = "true"
-        return response
-    if empty:
-        return render(request, "dashboard/first_run.html", {"lab_command": LAB_COMMAND})
-    return render(request, "dashboard/home.html", estate.overview())
-
-
-@viewer_required
-def dashboard_section(request, section):
-    build = estate.SECTIONS.get(section)
-    if build is None:
-        raise Http404(f"No dashboard section '{section}'.")
-    return render(request, f"dashboard/partials/{section}.html", build())

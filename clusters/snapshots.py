@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from clusters import agent_devices, inspect
 from clusters.kube import Kube, KubeError, concurrently
-from clusters.models import Cluster, PodStatus
+from clusters.models import Cluster, PodStatus, PodStatusCode
 from clusters.rollout import target_for
+from planner.findings import INFO
 from planner.manifests import NAD_API_VERSION, NAD_KIND
 from railstudio.gcpause import collector_paused
 
@@ -116,33 +117,60 @@ COLUMNS = (
 DELETE_BATCH = 1000
 
 
+def _codes(report: inspect.PodReport) -> list[str]:
+    return sorted({item.code for item in report.findings if item.severity != INFO})
+
+
 def _rows(cluster: Cluster, reports: list[inspect.PodReport]) -> list[tuple]:
     rows = []
     for report in reports:
         data = report.to_dict()
-        codes = sorted({f["code"] for f in data["findings"] if f["severity"] != "info"})
         text = orjson.dumps(data)
         rows.append((
             cluster.pk, report.namespace, report.name, report.node or "", report.phase or "",
-            report.ok, report.problems, " ".join(codes)[:500], text.decode(),
+            report.ok, report.problems, " ".join(_codes(report))[:500], text.decode(),
             hashlib.blake2b(text, digest_size=16).hexdigest(),
         ))  # fmt: skip
     return rows
 
 
-def _insert(rows: list[tuple]) -> None:
+def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """COPY on PostgreSQL, one parameterised INSERT run elsewhere: bulk_create's array path on
     PostgreSQL escapes megabytes of JSON with a regex, which takes seconds for 4,096 pods."""
-    table = PodStatus._meta.db_table
+    if not rows:
+        return
+    table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
-        placeholders = ", ".join(["%s"] * len(COLUMNS))
-        sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
         cursor.executemany(sql, rows)
+
+
+def _delete(pks: list[int]) -> None:
+    """Rows of pods that are gone or changed, with their codes; no signals hang off them."""
+    for start in range(0, len(pks), DELETE_BATCH):
+        batch = pks[start : start + DELETE_BATCH]
+        PodStatusCode.objects.filter(pod_status_id__in=batch)._raw_delete(PodStatus.objects.db)
+        PodStatus.objects.filter(pk__in=batch)._raw_delete(PodStatus.objects.db)
+
+
+def _insert_codes(cluster: Cluster, codes: dict[tuple[str, str], list[str]], kept: set) -> None:
+    """The code rows of the pods just written (those with codes), by their new ids."""
+    if not codes:
+        return
+    new_ids = cluster.pods.exclude(codes="").values_list("pk", "namespace", "name")
+    rows = [
+        (pk, code[:64])
+        for pk, namespace, name in new_ids
+        if pk not in kept
+        for code in codes.get((namespace, name), ())
+    ]
+    _insert(PodStatusCode, ("pod_status_id", "code"), rows)
 
 
 @transaction.atomic
@@ -159,18 +187,18 @@ def store(cluster: Cluster, reports: list[inspect.PodReport]) -> None:
             )
         }
         kept: set[int] = set()
-        fresh = []
-        for row in rows:
+        fresh, codes = [], {}
+        for report, row in zip(reports, rows, strict=True):
             pk, digest = stored.get((row[1], row[2]), (None, None))
             if pk is not None and digest == row[-1]:
                 kept.add(pk)
-            else:
-                fresh.append(row)
-        gone = [pk for pk, _ in stored.values() if pk not in kept]
-        for start in range(0, len(gone), DELETE_BATCH):
-            batch = PodStatus.objects.filter(pk__in=gone[start : start + DELETE_BATCH])
-            batch._raw_delete(PodStatus.objects.db)  # no signals or cascades hang off it
-        _insert(fresh)
+                continue
+            fresh.append(row)
+            if row[7]:
+                codes[(row[1], row[2])] = _codes(report)
+        _delete([pk for pk, _ in stored.values() if pk not in kept])
+        _insert(PodStatus, COLUMNS, fresh)
+        _insert_codes(cluster, codes, kept)
     now = timezone.now()
     cluster.inspected_at = cluster.inspect_attempted_at = now
     cluster.inspect_error = ""

@@ -15,22 +15,16 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from clusters.api.validation_serializers import ValidationDetailSerializer
 from clusters.api.validation_views import previous_run
 from clusters.models import Cluster, Validation, ValidationSchedule
 from clusters.validation import MODES, compare, heatmap, liveness, runner, services
 from planner.models import Plan
-from planner.views import role_required, viewer_required
-from railstudio.roles import OPERATOR
+from railstudio.web.access import operator_post, viewer_required
 
 FINDINGS_SHOWN = 200
 RUNS_PER_PAGE = 25
-
-
-def operator_post(view):
-    return require_POST(role_required(OPERATOR)(view))
 
 
 def _back(request, fallback: str):

@@ -6,9 +6,7 @@ and clusters.tasks, as the API's does; panels that wait for a worker poll every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -21,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from clusters import (
     diffing,
+    discovery_plans,
     forms,
     kubeconfig_policy,
     kubeconfigs,
@@ -31,19 +30,24 @@ from clusters import (
     tasks,
 )
 from clusters.models import ACTIVE_STATES, Cluster, Rollout
+from clusters.panels import (
+    POLL_LIMIT,
+    Poll,
+    failed_after,
+    get_cluster,
+    poll_state,
+    poll_url,
+    stamp,
+    task_stamp,
+)
 from planner.models import Plan
-from planner.views import INVALID, role_required, viewer_required
-from railstudio import numbers
 from railstudio.roles import OPERATOR
+from railstudio.web.access import operator_post, role_required, viewer_required
+from railstudio.web.htmx import INVALID
 
 CONFLICT = 409
-POLL_LIMIT = 30  # one poll a second: a panel gives up waiting for the worker after ~30 s
 HISTORY_PER_PAGE = 25
 OK_OUTCOMES = {"applied", "dry-run", "skipped"}
-
-
-def operator_post(view):
-    return require_POST(role_required(OPERATOR)(view))
 
 
 def confirmed(request) -> bool:
@@ -67,35 +71,6 @@ def confirm_page(
         "fields": fields, "diff": diff,
     }  # fmt: skip
     return render(request, "clusters/confirm.html", context)
-
-
-# ---------------------------------------------------------------------------------------------
-# Polling a panel until a worker has written a timestamp
-
-
-@dataclass(frozen=True)
-class Poll:
-    next_url: str = ""  # the next poll; empty when there is nothing to wait for
-    timed_out: bool = False
-
-
-def stamp(value) -> str:
-    return value.isoformat() if value else ""
-
-
-def poll_url(url_name: str, pk: int, since: str, tries: int) -> str:
-    return f"{reverse(url_name, args=[pk])}?{urlencode({'since': since, 'tries': tries})}"
-
-
-def poll_state(request, url_name: str, pk: int, current: str) -> Poll:
-    """Keep polling while the timestamp is still the one seen when the task was queued."""
-    since = request.GET.get("since")
-    if since is None or since != current:
-        return Poll()
-    tries = numbers.small_int(request.GET.get("tries", ""), 0)
-    if tries >= POLL_LIMIT:
-        return Poll(timed_out=True)
-    return Poll(next_url=poll_url(url_name, pk, since, tries + 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,21 +171,11 @@ def detail_page(request, cluster: Cluster, status: int = 200, **extra):
         "reconcilable": drifted_plans(cluster) if cluster.drifted else [],
         "discovery_poll": Poll(),
         "discovery_failed": failed_after(cluster, cluster.discovered_at),
-        "comparisons": discoverycomparisons(cluster),
+        "comparisons": discovery_plans.comparisons(cluster),
         "vf": vf_table(cluster),
         **extra,
     }
     return render(request, "clusters/cluster_detail.html", context, status=status)
-
-
-def discoverycomparisons(cluster: Cluster) -> list[dict]:
-    from clusters.discovery_views import comparisons
-
-    return comparisons(cluster)
-
-
-def get_cluster(pk) -> Cluster:
-    return get_object_or_404(Cluster, pk=pk)
 
 
 @viewer_required
@@ -249,19 +214,6 @@ def cluster_test(request, pk):
         return redirect(cluster)
     poll = Poll(poll_url("cluster-connection", cluster.pk, stamp(cluster.tested_at), 1))
     return connection_response(request, cluster, poll)
-
-
-def task_stamp(result_at, cluster: Cluster) -> str:
-    """What a panel waits to change: its task's result, or the cluster's last failure (a task
-    that failed ends the wait too, and the panel shows last_error)."""
-    return f"{stamp(result_at)}|{stamp(cluster.last_error_at)}"
-
-
-def failed_after(cluster: Cluster, result_at) -> bool:
-    """Whether the cluster's last error came after the panel's last result."""
-    if not cluster.last_error or not cluster.last_error_at:
-        return False
-    return not result_at or cluster.last_error_at > result_at
 
 
 def drift_context(cluster: Cluster, poll: Poll, **extra) -> dict:

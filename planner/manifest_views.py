@@ -9,44 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import wraps
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from planner import findings, highlight, manifests, preflight, yamlio
 from planner.api.manifests import KINDS, BundleError, pod_options, render_kind
 from planner.models import Plan
 from railstudio import numbers
-from railstudio.roles import VIEWER, has_role
+from railstudio.web.access import viewer_required
+from railstudio.web.htmx import INVALID, fragment_or_page
 
 PREVIEW_DEFAULT = 4
 PREVIEW_MAX = 64
-INVALID = 422
 MODE_LABELS = {"nad": "NADs", "sriov-operator": "SR-IOV operator"}
 LAYOUT_LABELS = {"per-node": "Per node", "per-numa": "Per NUMA node"}
-
-
-def viewer_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not has_role(request.user, VIEWER):
-            raise PermissionDenied("This needs the viewer role.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _partial_or_page(request, page: str, partial: str, context: dict, status: int = 200):
-    htmx = getattr(request, "htmx", None)
-    wants_partial = bool(htmx) and not htmx.history_restore_request
-    response = render(request, partial if wants_partial else page, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,10 +178,10 @@ def highlight_css(request):
 def plan_manifests(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
     context = manifests_context(plan, Controls.from_query(request.GET))
-    return _partial_or_page(
+    return fragment_or_page(
         request,
         "planner/manifests/manifests.html",
-        "planner/manifests/_body.html",
+        "planner/manifests/partials/body.html",
         context,
         status=INVALID if context["errors"] else 200,
     )

@@ -1,10 +1,8 @@
 from django.urls import path
 
-from clusters import pod_views
 from planner import views
 
 urlpatterns = [
-    path("", pod_views.dashboard, name="home"),
     path("plans/", views.plan_list, name="plan-list"),
     path("plans/new/", views.plan_create, name="plan-create"),
     path("plans/new/preview/", views.plan_create_preview, name="plan-create-preview"),

@@ -174,6 +174,46 @@ def route_errors(routes, network) -> list[str]:
     return errors
 
 
+def _address_errors(data: dict, network, neighbours: Iterable[Neighbour], errors: Errors) -> None:
+    """The rail's subnet against its neighbours, and its gateway, routes and pod range inside
+    it."""
+    subnet = data["subnet"]
+    subnet_span = (int(network.first), int(network.last))
+    max_length = 32 if network.version == 4 else 128
+    if network.prefixlen >= max_length - 1:
+        _add(
+            errors,
+            "subnet",
+            f"A /{network.prefixlen} has no address whereabouts can use "
+            "(it needs network+1 .. broadcast-1); use /30 or larger.",
+        )
+    for neighbour in (*neighbours, *RESERVED):
+        if (
+            neighbour.cidr
+            and network_error(neighbour.cidr) is None
+            and ipam.parse_network(neighbour.cidr).version == network.version
+            and ipam.overlaps(subnet_span, ipam.span_of(neighbour.cidr))
+        ):
+            _add(errors, "subnet", f"{subnet} overlaps {neighbour.label} ({neighbour.cidr}).")
+    for field in ("gateway", "range_start", "range_end"):
+        value = data.get(field)
+        if value:
+            _add(errors, field, address_in_rail_error(value, network))
+    for message in route_errors(data.get("routes"), network):
+        _add(errors, "routes", message)
+    start, end = data.get("range_start"), data.get("range_end")
+    if start and end and "range_start" not in errors and "range_end" not in errors:
+        if int(ipam.parse_ip(start)) > int(ipam.parse_ip(end)):
+            _add(errors, "range_end", f"The pod range ends at {end}, before its start {start}.")
+        elif ipam.size(ipam.normalize([ipam.range_span(start, end)])) < 2 and network.version == 4:
+            _add(errors, "range_end", "The pod range holds a single address.")
+    if (
+        not {"range_start", "range_end", "subnet"} & errors.keys()
+        and ipam.usable_span(subnet, start, end) is None
+    ):
+        _add(errors, "range_start", "The pod range has no usable address.")
+
+
 def rail_errors(
     data: dict, neighbours: Iterable[Neighbour] = (), taken_names: dict | None = None
 ) -> Errors:
@@ -184,44 +224,7 @@ def rail_errors(
     subnet = data.get("subnet")
     _add(errors, "subnet", network_error(subnet) if subnet else "A rail needs a subnet.")
     if "subnet" not in errors:
-        network = ipam.parse_network(subnet)
-        subnet_span = (int(network.first), int(network.last))
-        max_length = 32 if network.version == 4 else 128
-        if network.prefixlen >= max_length - 1:
-            _add(
-                errors,
-                "subnet",
-                f"A /{network.prefixlen} has no address whereabouts can use "
-                "(it needs network+1 .. broadcast-1); use /30 or larger.",
-            )
-        for neighbour in (*neighbours, *RESERVED):
-            if (
-                neighbour.cidr
-                and network_error(neighbour.cidr) is None
-                and ipam.parse_network(neighbour.cidr).version == network.version
-                and ipam.overlaps(subnet_span, ipam.span_of(neighbour.cidr))
-            ):
-                _add(errors, "subnet", f"{subnet} overlaps {neighbour.label} ({neighbour.cidr}).")
-        for field in ("gateway", "range_start", "range_end"):
-            value = data.get(field)
-            if value:
-                _add(errors, field, address_in_rail_error(value, network))
-        for message in route_errors(data.get("routes"), network):
-            _add(errors, "routes", message)
-        start, end = data.get("range_start"), data.get("range_end")
-        if start and end and "range_start" not in errors and "range_end" not in errors:
-            if int(ipam.parse_ip(start)) > int(ipam.parse_ip(end)):
-                _add(errors, "range_end", f"The pod range ends at {end}, before its start {start}.")
-            elif (
-                ipam.size(ipam.normalize([ipam.range_span(start, end)])) < 2
-                and network.version == 4
-            ):
-                _add(errors, "range_end", "The pod range holds a single address.")
-        if (
-            not {"range_start", "range_end", "subnet"} & errors.keys()
-            and ipam.usable_span(subnet, start, end) is None
-        ):
-            _add(errors, "range_start", "The pod range has no usable address.")
+        _address_errors(data, ipam.parse_network(subnet), neighbours, errors)
     vlan = data.get("vlan")
     if vlan is not None and (
         not isinstance(vlan, int) or isinstance(vlan, bool) or not 0 <= vlan <= 4094

@@ -8,7 +8,6 @@ planner role; the login itself is enforced by the middleware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -17,13 +16,14 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from planner import allocation, documents, forms, inventory, ipam, services, svg
 from planner.api.serializers import ExclusionSerializer, PlanSerializer
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from planner.usage import UsageRow
 from railstudio import datalimits, db_errors, uploads
-from railstudio.roles import PLANNER, VIEWER, has_role
+from railstudio.web.access import planner_post, planner_required, viewer_required
+from railstudio.web.htmx import INVALID
 
 EXCLUSION_LIST_LIMIT = 100
 NODES_PER_PAGE = 50
@@ -32,49 +32,10 @@ DUPLICATE_HOST_IP = (
     "Two NICs on the same rail would share a host IP (in this file, or with a NIC already "
     "in the plan); a host IP is unique per rail. Nothing was imported."
 )
-INVALID = 422
-
-
-def role_required(role: str):
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not has_role(request.user, role):
-                raise PermissionDenied(f"This needs the {role} role.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-viewer_required = role_required(VIEWER)
-planner_required = role_required(PLANNER)
-
-
-def planner_post(view):
-    return require_POST(planner_required(view))
 
 
 # ---------------------------------------------------------------------------------------------
 # What the templates draw
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    rail: Rail
-    usage: ipam.RailUsage
-
-    def _percent(self, count: int) -> str:
-        return f"{100.0 * count / self.usage.usable:.2f}" if self.usage.usable else "0"
-
-    @property
-    def excluded_pct(self) -> str:
-        return self._percent(self.usage.excluded)
-
-    @property
-    def host_pct(self) -> str:
-        return self._percent(self.usage.host_assigned)
 
 
 @dataclass(frozen=True)

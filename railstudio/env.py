@@ -20,15 +20,27 @@ def csv_list(name: str, default: str) -> list[str]:
 
 
 def secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once into var/ (never committed)."""
+    """SECRET_KEY from the environment, else the one generated into var/ (never committed);
+    empty until `ensure_secret_key` made it (railstudio.apps runs it at start)."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return key_file.read_text().strip() if key_file.exists() else ""
+
+
+def ensure_secret_key() -> str:
+    """The key in var/secret_key, written once (owner-only) if it is not there yet; of several
+    processes starting at once, the first writes it and the others read it."""
+    key_file = VAR_DIR / "secret_key"
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(handle, "w") as out:
+        out.write(key)
+    return key
 
 
 # kombu warns "No hostname was supplied" for a bare filesystem:// on every connection.
@@ -58,11 +70,16 @@ def redis_transport_options() -> dict:
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
 
 
+BROKER_FOLDERS = ("in", "processed", "control")
+
+
 def filesystem_broker_dir() -> Path:
-    folder = VAR_DIR / "broker"
-    for sub in ("in", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    return folder
+    return VAR_DIR / "broker"
+
+
+def make_filesystem_broker_dirs() -> None:
+    for sub in BROKER_FOLDERS:
+        (filesystem_broker_dir() / sub).mkdir(parents=True, exist_ok=True)
 
 
 def integer(name: str, default: int, low: int = 0) -> int:

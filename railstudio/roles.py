@@ -22,13 +22,6 @@ def has_role(user, role: str) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(ROLE_PERMISSION[role]))
 
 
-def role_of(user) -> str | None:
-    for role in reversed(ROLES):
-        if has_role(user, role):
-            return role
-    return None
-
-
 def _permissions(app_label: str, codename_prefix: str | None = None):
     perms = Permission.objects.filter(content_type__app_label=app_label)
     if codename_prefix:

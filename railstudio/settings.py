@@ -9,8 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from railstudio import env
 
 BASE_DIR = env.BASE_DIR
-VAR_DIR = env.VAR_DIR
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR = env.VAR_DIR  # created at start (railstudio.startup), not here: importing writes nothing
 
 SECRET_KEY = env.secret_key()
 DEBUG = env.flag("DEBUG")
@@ -170,7 +169,6 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Outside var/ in the image (RAILSTUDIO_STATIC_ROOT): var/ is a volume that outlives upgrades.
 STATIC_ROOT = Path(os.environ.get("RAILSTUDIO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -241,8 +239,8 @@ else:
     # longest rollout. Tests shorten it to see redelivery quickly. A frozen or unreachable
     # Redis fails a send within CELERY_BROKER_TIMEOUT seconds (env.redis_transport_options).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
-        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "60")),
+        "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, low=1),
+        "unacked_restore_interval": env.integer("CELERY_UNACKED_RESTORE_INTERVAL", 60, low=1),
         "unacked_restore_throttle": 1,
         **env.redis_transport_options(),
     }
@@ -260,10 +258,10 @@ RAILSTUDIO_ALLOW_INSECURE_TLS = env.flag("RAILSTUDIO_ALLOW_INSECURE_TLS")
 RAILSTUDIO_CLUSTER_SERVERS = env.csv_list("RAILSTUDIO_CLUSTER_SERVERS", "")
 # How many independent calls one rollout sends to its cluster at once (reads, then each pass of
 # writes); each costs a round trip to a cluster that may be far away.
-ROLLOUT_PARALLEL_CALLS = int(os.environ.get("ROLLOUT_PARALLEL_CALLS", "8"))
+ROLLOUT_PARALLEL_CALLS = env.integer("ROLLOUT_PARALLEL_CALLS", 8, low=1)
 # Clusters whose pods a worker process remembers between refreshes, so that a refresh reads
 # again only the pods that changed (see clusters.inspect.PodReader).
-INSPECT_REMEMBERED_CLUSTERS = int(os.environ.get("INSPECT_REMEMBERED_CLUSTERS", "4"))
+INSPECT_REMEMBERED_CLUSTERS = env.integer("INSPECT_REMEMBERED_CLUSTERS", 4)
 # Rail validation (clusters.validation): the probe DaemonSet's images, how many execs a run
 # sends at once, how long probes may take to become Ready, GPUDirect RDMA (one GPU per rail in
 # the probe), the full mode's bound on RDMA peers per node, pings in flight per pod.
@@ -271,12 +269,12 @@ VALIDATION_PROBE_IMAGE = os.environ.get(
     "VALIDATION_PROBE_IMAGE", "docker.io/mellanox/rping-test:latest"
 )
 VALIDATION_AGENT_IMAGE = os.environ.get("VALIDATION_AGENT_IMAGE", "railstudio:latest")
-VALIDATION_PARALLEL_EXECS = int(os.environ.get("VALIDATION_PARALLEL_EXECS", "16"))
-VALIDATION_READY_SECONDS = int(os.environ.get("VALIDATION_READY_SECONDS", "180"))
+VALIDATION_PARALLEL_EXECS = env.integer("VALIDATION_PARALLEL_EXECS", 16, low=1)
+VALIDATION_READY_SECONDS = env.integer("VALIDATION_READY_SECONDS", 180, low=1)
 VALIDATION_GPUDIRECT = env.flag("VALIDATION_GPUDIRECT", True)
-VALIDATION_RDMA_PEERS = int(os.environ.get("VALIDATION_RDMA_PEERS", "16"))
-VALIDATION_PING_PARALLEL = int(os.environ.get("VALIDATION_PING_PARALLEL", "64"))
-VALIDATION_MAX_NODES = int(os.environ.get("VALIDATION_MAX_NODES", "4096"))
+VALIDATION_RDMA_PEERS = env.integer("VALIDATION_RDMA_PEERS", 16, low=1)
+VALIDATION_PING_PARALLEL = env.integer("VALIDATION_PING_PARALLEL", 64, low=1)
+VALIDATION_MAX_NODES = env.integer("VALIDATION_MAX_NODES", 4096, low=1)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from railstudio.views import favicon, healthz
 
 urlpatterns = [
+    path("", include("railstudio.web.urls")),
     path("", include("planner.manifest_urls")),
     path("", include("planner.urls")),
     path("", include("clusters.urls")),

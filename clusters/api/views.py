@@ -1,6 +1,3 @@
-import re
-
-import yaml
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,6 +11,7 @@ from rest_framework.views import APIView
 
 from clusters import (
     discovery,
+    discovery_plans,
     execution,
     facts,
     liveness,
@@ -36,6 +34,8 @@ from clusters.api.serializers import (
 )
 from clusters.kube import KubeError
 from clusters.models import Cluster, ExecRun, Rollout
+from clusters.pod_filters import FIELDS as POD_FILTER_FIELDS
+from clusters.pod_filters import PodFilters
 from planner import findings, inventory, yamlio
 from planner.api.filters import PlanFilter, plan_named
 from planner.api.manifests import (
@@ -175,9 +175,8 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
         plan = plan_named(body.validated_data["plan"])
         if not cluster.discovery:
             raise ValidationError({"plan": ["Nothing discovered yet: run discovery first."]})
-        documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
         try:
-            counts = inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
+            counts = discovery_plans.import_discovered(plan, cluster.discovery)
         except inventory.InventoryError as error:
             raise ValidationError(error.errors) from None
         return Response(counts)
@@ -257,20 +256,8 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
     def pods(self, request, pk=None):
         """Pods that ask for secondary networks, from the last snapshot."""
         cluster = self.get_object()
-        params = request.query_params
-        reject_unknown(request, {"namespace", "node", "problem"} | pagination_params(self))
-        rows = cluster.pods.all()
-        if params.get("namespace"):
-            rows = rows.filter(namespace=params["namespace"])
-        if params.get("node"):
-            rows = rows.filter(node=params["node"])
-        problem = params.get("problem")
-        if problem in ("any", "true", "1"):
-            rows = rows.filter(ok=False)
-        elif problem in ("none", "false", "0"):
-            rows = rows.filter(ok=True)
-        elif problem:
-            rows = rows.filter(codes__regex=rf"(^| ){re.escape(problem.upper())}( |$)")
+        reject_unknown(request, set(POD_FILTER_FIELDS) | pagination_params(self))
+        rows = PodFilters.read(request.query_params).apply(cluster.pods.all())
         page = self.paginate_queryset(
             rows.values("namespace", "name", "node", "phase", "ok", "problems", "codes")
         )

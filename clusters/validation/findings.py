@@ -310,43 +310,11 @@ class _Builder:
             facts = self.fact(i, rail)
             speeds = [t["gbps"] for t in low if i in (t["client"], t["server"])]
             measured_text = f"{min(speeds):.0f} Gb/s of the rail's {line_rate:.0f} Gb/s"
-            node = self.nodes[i]
-            if facts and facts.speed_gbps and facts.speed_gbps < line_rate * 0.95:
-                cause = "speed"
-                message = (
-                    f"RDMA to and from {node} on {{rails}} reaches only {measured_text}: "
-                    f"{facts.interface}'s link negotiated {facts.speed_gbps:.0f} Gb/s."
-                )
-                fix = (
-                    f"Check {node}'s port on that rail: the cable or transceiver (a lane down, "
-                    "a lower-rated optic), and the switch port's speed; `ethtool <PF>` shows "
-                    "the negotiated speed."
-                )
-            elif (
-                facts
-                and None not in (facts.vf_numa, facts.gpu_numa)
-                and facts.vf_numa != facts.gpu_numa
-            ):
-                cause = "numa"
-                message = (
-                    f"RDMA to and from {node} on {{rails}} reaches only {measured_text}: its VFs "
-                    "sit on another NUMA node than the GPUs they serve, so GPUDirect traffic "
-                    'crosses the socket link ("RDMA works but throughput is half").'
-                )
-                fix = (
-                    "Turn on Topology Manager (single-numa-node or restricted) with the SR-IOV and "
-                    "GPU device plugins' NUMA hints, and request GPUs and rails of one NUMA node "
-                    "per pod."
-                )
-            elif per_node[i][0] and per_node[i][1] == per_node[i][0]:
-                cause = "unknown"
-                message = (
-                    f"RDMA to and from {node} on {{rails}} reaches only {measured_text}; the "
-                    "agent shows neither a slower link nor a NUMA split."
-                )
-                fix = "Check PCIe width and speed of the NIC (lspci -vv), and the host's load."
-            else:
+            all_low = bool(per_node[i][0]) and per_node[i][1] == per_node[i][0]
+            verdict = self._low_cause(i, facts, line_rate, measured_text, all_low)
+            if verdict is None:
                 continue
+            cause, message, fix = verdict
             blamed.add(i)
             evidence = ", ".join(
                 f"{self.nodes[t['client']]}→{self.nodes[t['server']]} {t['gbps']:.0f} Gb/s"
@@ -358,13 +326,54 @@ class _Builder:
                     f"{facts.interface} VF {facts.vf_pci} on NUMA {facts.vf_numa}, its GPU "
                     f"(CUDA {facts.gpu}) on NUMA {facts.gpu_numa}; {evidence}"
                 )
+            node = self.nodes[i]
             self.add(
                 finding("RDMA_LOW_BANDWIDTH", WARNING, message, fix, rail=rail, node=node, evidence=evidence),
                 cause, i,
             )  # fmt: skip
+        self._low_pairs(
+            rail, line_rate, [t for t in low if not {t["client"], t["server"]} & blamed]
+        )
+
+    def _low_cause(self, i: int, facts, line_rate: float, measured_text: str, all_low: bool):
+        """(cause, message, fix) for a node whose RDMA is slow: a slower link, a NUMA split, or
+        every test of it slow for no reason the agent sees; None when no cause is its own."""
+        node = self.nodes[i]
+        if facts and facts.speed_gbps and facts.speed_gbps < line_rate * 0.95:
+            return (
+                "speed",
+                f"RDMA to and from {node} on {{rails}} reaches only {measured_text}: "
+                f"{facts.interface}'s link negotiated {facts.speed_gbps:.0f} Gb/s.",
+                f"Check {node}'s port on that rail: the cable or transceiver (a lane down, "
+                "a lower-rated optic), and the switch port's speed; `ethtool <PF>` shows "
+                "the negotiated speed.",
+            )
+        if (
+            facts
+            and None not in (facts.vf_numa, facts.gpu_numa)
+            and facts.vf_numa != facts.gpu_numa
+        ):
+            return (
+                "numa",
+                f"RDMA to and from {node} on {{rails}} reaches only {measured_text}: its VFs "
+                "sit on another NUMA node than the GPUs they serve, so GPUDirect traffic "
+                'crosses the socket link ("RDMA works but throughput is half").',
+                "Turn on Topology Manager (single-numa-node or restricted) with the SR-IOV and "
+                "GPU device plugins' NUMA hints, and request GPUs and rails of one NUMA node "
+                "per pod.",
+            )
+        if all_low:
+            return (
+                "unknown",
+                f"RDMA to and from {node} on {{rails}} reaches only {measured_text}; the "
+                "agent shows neither a slower link nor a NUMA split.",
+                "Check PCIe width and speed of the NIC (lspci -vv), and the host's load.",
+            )
+        return None
+
+    def _low_pairs(self, rail: int, line_rate: float, low: list[dict]) -> None:
+        """Slow pairs that no node's own cause explains."""
         for test in low:
-            if {test["client"], test["server"]} & blamed:
-                continue
             client, server = self.nodes[test["client"]], self.nodes[test["server"]]
             self.add(finding(
                 "RDMA_LOW_BANDWIDTH", WARNING,

@@ -663,8 +663,7 @@ class Run:
                     )
         return states
 
-    def _store(self) -> None:
-        validation = self.validation
+    def _rail_results(self) -> list[dict]:
         count = len(self.nodes)
         rails = []
         for rail in self.rails:
@@ -682,11 +681,10 @@ class Run:
                 icmp=self.icmp.get(rail.index, {}), rdma=self.rdma.get(rail.index, []),
                 mtu=self.mtu.get(rail.index), cross=self.cross.get(rail.index),
             ))  # fmt: skip
-        found = findings.sort_findings(
-            self.extra + findings.derive(self.nodes, rails, self.facts, self.qos)
-        )
-        tally = findings.counts(found)
-        self.stats.seconds["analysis"] = round(time.monotonic() - self._phase_started, 3)
+        return rails
+
+    def _summary(self, tally: dict, rails: list[dict]) -> dict:
+        count = len(self.nodes)
         summary = {
             "passed": tally["error"] == 0 and tally["warning"] == 0,
             "counts": tally,
@@ -700,11 +698,23 @@ class Run:
             "bytes_received": self.stats.bytes_received,
             "seconds": self.stats.seconds,
         }
+        summary["order"] = heatmap.node_order(self.nodes, rails)
+        return summary
+
+    def _store(self) -> None:
+        validation = self.validation
+        count = len(self.nodes)
+        rails = self._rail_results()
+        found = findings.sort_findings(
+            self.extra + findings.derive(self.nodes, rails, self.facts, self.qos)
+        )
+        tally = findings.counts(found)
+        self.stats.seconds["analysis"] = round(time.monotonic() - self._phase_started, 3)
+        summary = self._summary(tally, rails)
         facts = {
             self.nodes[i]: {str(rail): vars(f) for (j, rail), f in self.facts.items() if j == i}
             for i in range(count)
         }
-        summary["order"] = heatmap.node_order(self.nodes, rails)
         with transaction.atomic():
             validation.rails.all().delete()
             ValidationRail.objects.bulk_create(

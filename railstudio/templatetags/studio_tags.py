@@ -7,7 +7,7 @@ from railstudio import navigation
 register = template.Library()
 
 
-@register.inclusion_tag("includes/breadcrumbs.html")
+@register.inclusion_tag("partials/breadcrumbs.html")
 def breadcrumbs(*parts):
     """`{% breadcrumbs "Plans" plans_url plan.name %}`: label, URL pairs; the last label (no
     URL) is the current page."""
@@ -15,7 +15,7 @@ def breadcrumbs(*parts):
     return {"crumbs": crumbs, "current": parts[-1] if len(parts) % 2 else ""}
 
 
-@register.inclusion_tag("planner/includes/plan_tabs.html", takes_context=True)
+@register.inclusion_tag("planner/partials/plan_tabs.html", takes_context=True)
 def plan_tabs(context, plan, active: str):
     """The plan's sections as tabs; `active` is the key of the current one."""
     return {"plan": plan, "active": active, "sections": navigation.plan_sections(plan.slug)}

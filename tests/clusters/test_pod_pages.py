@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clusters import kube as kube_module
 from clusters import snapshots, tasks
-from clusters.models import Cluster, ExecRun, PodStatus, Rollout
+from clusters.models import Cluster, ExecRun, PodStatus, PodStatusCode, Rollout
 from railstudio.roles import ensure_roles
 from tests.helpers import deploy_seed_scene, wait_for
 
@@ -311,6 +311,9 @@ def test_4096_pods_render_a_page_in_under_half_a_second(as_viewer, seed_plan):
         )
         for i in range(4096)
     )  # fmt: skip
+    PodStatusCode.objects.bulk_create(
+        PodStatusCode(pod_status=row, code="NUMA_SPLIT") for row in cluster.pods.filter(ok=False)
+    )
     url = pods_url(cluster)
     as_viewer.get(url)  # warm the template cache
     with CaptureQueriesContext(connection) as queries:

@@ -7,7 +7,8 @@ import pytest
 from django.conf import settings
 
 from clusters import inspect, snapshots
-from clusters.models import Cluster, PodStatus
+from clusters.models import Cluster, PodStatus, PodStatusCode
+from clusters.pod_filters import PodFilters
 from planner.seed import seed_plan_spec
 from tests.clusters.test_inspect import NS, make_pod
 
@@ -108,3 +109,52 @@ def test_remembering_no_cluster_reads_every_pod_every_time(settings):
     snapshots.forget_pods()
     cluster = Cluster.objects.create(name="forgetful", server="https://127.0.0.1:1")
     assert snapshots.reader_for(cluster) is not snapshots.reader_for(cluster)
+
+
+def _code_rows() -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for name, code in PodStatusCode.objects.values_list("pod_status__name", "code"):
+        rows.setdefault(name, []).append(code)
+    return {name: sorted(codes) for name, codes in rows.items()}
+
+
+@pytest.mark.django_db
+def test_finding_codes_are_stored_as_indexed_rows_that_follow_the_snapshot():
+    cluster = Cluster.objects.create(name="codes", server="https://127.0.0.1:1")
+    healthy = make_pod("healthy", rails=(0, 1))
+    no_lock = make_pod("nolock", rails=(0,), caps=("SYS_NICE",))
+    snapshots.store(cluster, _reports(healthy, no_lock))
+    assert _code_rows() == {"nolock": ["IPC_LOCK_MISSING"]}
+    assert PodStatus.objects.get(name="nolock").codes == "IPC_LOCK_MISSING"
+
+    snapshots.store(cluster, _reports(healthy, no_lock))  # steady: the same rows stay
+    assert _code_rows() == {"nolock": ["IPC_LOCK_MISSING"]}
+
+    bare = make_pod("healthy", rails=(0,), caps=())
+    snapshots.store(cluster, _reports(bare))  # one pod changed, one gone
+    assert _code_rows() == {"healthy": ["IPC_LOCK_MISSING", "SYS_NICE_MISSING"]}
+    assert not PodStatus.objects.filter(name="nolock").exists()
+
+
+@pytest.mark.django_db
+def test_the_code_filter_is_one_filter_for_page_and_api_and_reads_the_code_rows():
+    cluster = Cluster.objects.create(name="filters", server="https://127.0.0.1:1")
+    pods = [
+        make_pod("ok-pod", rails=(0,)),
+        make_pod("no-lock", rails=(0,), caps=("SYS_NICE",)),
+        make_pod("no-nice-x", rails=(0,), caps=("IPC_LOCK",), namespace="research"),
+    ]
+    snapshots.store(cluster, _reports(*pods))
+
+    def names(**params) -> list[str]:
+        rows = PodFilters.read(params).apply(cluster.pods.all())
+        return sorted(rows.values_list("name", flat=True))
+
+    assert names(problem="ipc_lock_missing") == ["no-lock"]
+    assert names(problem="SYS_NICE_MISSING") == ["no-nice-x"]
+    assert names(problem="any") == ["no-lock", "no-nice-x"]
+    assert names(problem="none") == ["ok-pod"]
+    assert names(problem="SYS_NICE_MISSING", namespace=NS) == []
+    assert names(problem="IPC_LOCK") == []  # a code, not a part of one
+    rows = PodFilters(problem="NUMA_SPLIT").apply(cluster.pods.all())
+    assert "regex" not in str(rows.query).lower() and "REGEXP" not in str(rows.query)

@@ -15,7 +15,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from clusters.models import Cluster, PodStatus, Rollout
 from planner.models import Plan
 from planner.services import rail_states
-from planner.views import UsageRow
+from planner.usage import UsageRow
 
 LATEST_ROLLOUTS = 8
 PROBLEM_PODS = 25
