@@ -3,6 +3,7 @@ test builds."""
 
 import io
 import json
+import signal
 import subprocess
 import sys
 from concurrent import futures
@@ -14,6 +15,7 @@ import pytest
 from agent import cli, podresources, sysfs
 from agent.podresources_v1 import api_pb2, api_pb2_grpc
 from tests.agent.sysfs_tree import netdev, pci_device, vf
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -207,12 +209,23 @@ def test_agent_entry_point_runs_as_a_program(kubelet_socket, sys_root):
     assert bad.returncode == 2 and "--timeout" in bad.stderr
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has installed its SIGTERM handler (a slow start under load would
+    otherwise take the signal's default action)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
 def test_idle_mode_waits_for_sigterm_and_exits_cleanly():
     """The agent container's main process: it idles until the kubelet stops the pod."""
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "--idle"], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     try:
+        wait_for(lambda: _catches_sigterm(process.pid), timeout=30, interval=0.05)
         with pytest.raises(subprocess.TimeoutExpired):
             process.wait(0.5)
         process.terminate()
