@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, inventory, ipam, locks, services
+from planner import allocation, documents, freespace, inventory, ipam, locks, services
 from planner.api import responses
 from planner.api.filters import ExclusionFilter, NodeFilter, NodeNICFilter, RailFilter
 from planner.api.serializers import (
@@ -266,14 +266,14 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         if request.method == "POST":
             return self._allocate(rail, request)
         limit = _int_param(request, "limit", 10, 1, MAX_AVAILABLE_LIMIT)
-        space = rail.space()
-        spans = space.first_free(limit)
+        spans = freespace.first_free(rail, limit)
+        version = 4 if freespace.is_v4(rail) else 6
         return Response(
             {
                 "rail": rail.id,
                 "count": ipam.size(spans),
-                "ranges": ipam.spans_as_text(spans, space.version),
-                "addresses": ipam.expand(spans, space.version),
+                "ranges": ipam.spans_as_text(spans, version),
+                "addresses": ipam.expand(spans, version),
             }
         )
 

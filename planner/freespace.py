@@ -1,0 +1,91 @@
+"""A rail's free space and overlaps asked of the database, on the integer address columns.
+
+IPv4 rails store every exclusion's bounds and every host IP as integers (Exclusion.first_int,
+last_int, NodeNIC.host_int) under (rail, ...) indexes, so the lowest free addresses are one
+gap query (window functions over the sorted taken ranges, LIMIT what was asked) and an overlap
+is one indexed range query: neither reads the rail into Python. IPv6 rails have no integer
+columns (128 bits fit no portable integer type) and take RailSpace's span arithmetic instead.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from planner import ipam
+from planner.models import Exclusion, NodeNIC, Rail
+
+EXCLUSIONS = Exclusion._meta.db_table
+NICS = NodeNIC._meta.db_table
+
+GAPS_SQL = f"""
+WITH taken (low, high) AS (
+    SELECT first_int, last_int FROM {EXCLUSIONS}
+     WHERE rail_id = %s AND first_int <= %s AND last_int >= %s
+    UNION ALL
+    SELECT host_int, host_int FROM {NICS}
+     WHERE rail_id = %s AND host_int >= %s AND host_int <= %s
+    UNION ALL SELECT CAST(%s AS BIGINT), CAST(%s AS BIGINT)
+    UNION ALL SELECT CAST(%s AS BIGINT), CAST(%s AS BIGINT)
+), edges AS (
+    SELECT MAX(high) OVER (ORDER BY low, high ROWS UNBOUNDED PRECEDING) AS reach,
+           LEAD(low) OVER (ORDER BY low, high) AS next_low
+      FROM taken
+)
+SELECT reach + 1, next_low - 1 FROM edges WHERE next_low > reach + 1 ORDER BY 1 LIMIT %s
+"""
+
+
+def is_v4(rail: Rail) -> bool:
+    return ":" not in rail.subnet
+
+
+def first_free(rail: Rail, count: int) -> list[ipam.Span]:
+    """The rail's lowest `count` free addresses (usable minus exclusions minus host IPs), as
+    spans; fewer when the rail has fewer."""
+    if not is_v4(rail):
+        return rail.space().first_free(count)
+    usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
+    if usable is None or count <= 0:
+        return []
+    low, high = usable
+    params = [rail.pk, high, low, rail.pk, low, high, low - 1, low - 1, high + 1, high + 1, count]
+    with connection.cursor() as cursor:
+        cursor.execute(GAPS_SQL, params)
+        gaps = cursor.fetchall()
+    taken, remaining = [], count
+    for first, last in gaps:
+        if remaining <= 0:
+            break
+        end = min(last, first + remaining - 1)
+        taken.append((first, end))
+        remaining -= end - first + 1
+    return taken
+
+
+def overlapping(rail: Rail, span: ipam.Span, exclude_pk: int | None = None) -> list[Exclusion]:
+    """The rail's exclusions overlapping the span (at most a few: they never overlap each other)."""
+    if not is_v4(rail):
+        others = rail.exclusions.order_by().exclude(pk=exclude_pk)
+        return [ex for ex in others if ipam.overlaps(span, ex.span())]
+    first, last = span
+    rows = Exclusion.objects.order_by().filter(rail=rail).exclude(pk=exclude_pk)
+    before = rows.filter(first_int__lt=first).order_by("-first_int")[:1]
+    inside = rows.filter(first_int__gte=first, first_int__lte=last).order_by("first_int")[:5]
+    return [ex for ex in [*before, *inside] if ex.last_int >= first]
+
+
+def hosts_within(rail: Rail, span: ipam.Span) -> tuple[int, int | None]:
+    """How many host IPs of the rail lie in the span, and the lowest of them."""
+    if not is_v4(rail):
+        hosts = [ip for ip in rail.host_ip_ints() if span[0] <= ip <= span[1]]
+        return len(hosts), min(hosts, default=None)
+    rows = NodeNIC.objects.order_by().filter(
+        rail=rail, host_int__gte=span[0], host_int__lte=span[1]
+    )
+    lowest = rows.order_by("host_int").values_list("host_int", flat=True).first()
+    return (rows.count() if lowest is not None else 0), lowest
+
+
+def is_taken(rail: Rail, ip: int) -> bool:
+    """Whether the address lies inside one of the rail's exclusions."""
+    return bool(overlapping(rail, (ip, ip)))
