@@ -82,18 +82,19 @@ def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocat
 def _unaddressed(
     rail: Rail, nic_ids: list[int] | None = None, count: int | None = None
 ) -> list[tuple[int, str]]:
-    """NICs of the rail without a host IP, in node-name order; with `count`, the first so many."""
-    nics = NodeNIC.objects.filter(rail_id=rail.pk, node__plan_id=rail.plan_id, host_ip__isnull=True)
+    """NICs of the rail without a host IP, in the order their nodes were added (then NIC id):
+    an index walk (nic_unaddressed) that stops after `count`, however full the rail."""
+    nics = NodeNIC.objects.filter(rail_id=rail.pk, host_ip__isnull=True)
     if nic_ids is not None:
         nics = nics.filter(pk__in=nic_ids)
-    rows = nics.order_by("node__name", "pk").values_list("pk", "node__name")
+    rows = nics.order_by("node_id", "pk").values_list("pk", "node__name")
     return list(rows if count is None else rows[:count])
 
 
 def allocate_on_rail(
     rail_id: int, count: int, nic_ids: list[int] | None = None
 ) -> list[Allocation]:
-    """Give `count` NICs of the rail without a host IP the rail's lowest free addresses."""
+    """Give `count` NICs of the rail without a host IP (in node order) the lowest free addresses."""
     with transaction.atomic():
         rail = locks.lock_rail(rail_id)
         nics = _unaddressed(rail, nic_ids, count)

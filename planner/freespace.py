@@ -27,11 +27,12 @@ WITH taken (low, high) AS (
     UNION ALL SELECT CAST(%s AS BIGINT), CAST(%s AS BIGINT)
     UNION ALL SELECT CAST(%s AS BIGINT), CAST(%s AS BIGINT)
 ), edges AS (
-    SELECT MAX(high) OVER (ORDER BY low, high ROWS UNBOUNDED PRECEDING) AS reach,
-           LEAD(low) OVER (ORDER BY low, high) AS next_low
+    SELECT low, high, MAX(high) OVER sorted AS reach, LEAD(low) OVER sorted AS next_low
       FROM taken
+    WINDOW sorted AS (ORDER BY low, high ROWS UNBOUNDED PRECEDING)
 )
-SELECT reach + 1, next_low - 1 FROM edges WHERE next_low > reach + 1 ORDER BY 1 LIMIT %s
+SELECT reach + 1, next_low - 1 FROM edges WHERE next_low > reach + 1
+ ORDER BY low, high LIMIT %s
 """
 
 

@@ -370,7 +370,15 @@ class NodeNIC(models.Model):
             models.UniqueConstraint(fields=["node", "rail"], name="nic_one_per_node_and_rail"),
             models.UniqueConstraint(fields=["rail", "host_ip"], name="nic_host_ip_unique_per_rail"),
         ]
-        indexes = [models.Index(fields=["rail", "host_int"], name="nic_rail_host_int")]
+        indexes = [
+            models.Index(fields=["rail", "host_int"], name="nic_rail_host_int"),
+            # The next NICs to address, in allocation order, without reading the addressed ones.
+            models.Index(
+                fields=["rail", "node", "id"],
+                condition=models.Q(host_ip__isnull=True),
+                name="nic_unaddressed",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.node.name}/{self.pf_name or self.rail.index}"

@@ -1,9 +1,10 @@
 """Template helpers for the cluster pages, and the rollout panel the plan page includes."""
 
 from django import template
+from django.db.models import OuterRef, Subquery
 
 from clusters.forms import PlanRolloutForm
-from clusters.models import ACTIVE_STATES
+from clusters.models import ACTIVE_STATES, Rollout
 
 register = template.Library()
 
@@ -35,16 +36,19 @@ def any_diff(rows) -> bool:
 @register.inclusion_tag("clusters/partials/plan_rollout_panel.html", takes_context=True)
 def plan_rollout_panel(context, plan, recent: bool = True):
     """Roll the plan out to its bound clusters; `recent` adds its last few rollouts."""
-    clusters = []
-    for cluster in plan.clusters.all():
-        rollouts = cluster.rollouts.filter(plan=plan)
-        clusters.append(
-            {
-                "cluster": cluster,
-                "last": rollouts.first(),
-                "busy": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
-            }
+    newest = Rollout.objects.filter(cluster=OuterRef("pk")).order_by("-created_at", "-id")
+    bound = list(
+        plan.clusters.annotate(
+            last_id=Subquery(newest.filter(plan=plan).values("pk")[:1]),
+            busy_id=Subquery(newest.filter(state__in=ACTIVE_STATES).values("pk")[:1]),
         )
+    )
+    ids = {c.last_id for c in bound} | {c.busy_id for c in bound}
+    records = Rollout.objects.in_bulk(ids - {None})
+    clusters = [
+        {"cluster": c, "last": records.get(c.last_id), "busy": records.get(c.busy_id)}
+        for c in bound
+    ]
     related = ("cluster", "created_by", "rollback_of")
     return {
         "plan": plan,

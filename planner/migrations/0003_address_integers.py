@@ -68,6 +68,14 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["rail", "host_int"], name="nic_rail_host_int"),
         ),
         migrations.AddIndex(
+            model_name="nodenic",
+            index=models.Index(
+                condition=models.Q(host_ip__isnull=True),
+                fields=["rail", "node", "id"],
+                name="nic_unaddressed",
+            ),
+        ),
+        migrations.AddIndex(
             model_name="exclusion",
             index=models.Index(
                 fields=["rail", "first_int", "last_int"], name="exclusion_rail_first_int"
