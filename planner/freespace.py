@@ -31,13 +31,25 @@ WITH taken (low, high) AS (
       FROM taken
     WINDOW sorted AS (ORDER BY low, high ROWS UNBOUNDED PRECEDING)
 )
-SELECT reach + 1, next_low - 1 FROM edges WHERE next_low > reach + 1
+SELECT reach + 1, next_low - 1 FROM edges
+ WHERE next_low > reach + 1 AND (reach + %s) / %s * %s + %s <= next_low
  ORDER BY low, high LIMIT %s
 """
 
 
 def is_v4(rail: Rail) -> bool:
     return ":" not in rail.subnet
+
+
+def _gaps(rail: Rail, span: ipam.Span, limit: int, block: int = 1) -> list[ipam.Span]:
+    """The first `limit` free runs inside `span` that hold an aligned block of `block` addresses
+    (1: any free run), lowest first."""
+    low, high = span
+    params = [rail.pk, high, low, rail.pk, low, high, low - 1, low - 1, high + 1, high + 1]
+    params += [block, block, block, block, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(GAPS_SQL, params)
+        return cursor.fetchall()
 
 
 def first_free(rail: Rail, count: int) -> list[ipam.Span]:
@@ -48,19 +60,27 @@ def first_free(rail: Rail, count: int) -> list[ipam.Span]:
     usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
     if usable is None or count <= 0:
         return []
-    low, high = usable
-    params = [rail.pk, high, low, rail.pk, low, high, low - 1, low - 1, high + 1, high + 1, count]
-    with connection.cursor() as cursor:
-        cursor.execute(GAPS_SQL, params)
-        gaps = cursor.fetchall()
     taken, remaining = [], count
-    for first, last in gaps:
+    for first, last in _gaps(rail, usable, count):
         if remaining <= 0:
             break
         end = min(last, first + remaining - 1)
         taken.append((first, end))
         remaining -= end - first + 1
     return taken
+
+
+def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:
+    """The lowest aligned block of that length in the subnet wholly free of exclusions and host
+    IPs (RailSpace.next_free_prefix, asked of the database)."""
+    if not is_v4(rail):
+        return rail.space().next_free_prefix(prefix_length)
+    block = 1 << (32 - prefix_length)
+    found = _gaps(rail, ipam.span_of(rail.subnet), 1, block)
+    if not found:
+        return None
+    start = (found[0][0] + block - 1) // block * block
+    return f"{ipam.int_to_ip(start)}/{prefix_length}"
 
 
 def overlapping(rail: Rail, span: ipam.Span, exclude_pk: int | None = None) -> list[Exclusion]:

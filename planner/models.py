@@ -342,7 +342,7 @@ class NodeNICQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
     def update(self, **kwargs):
-        if "host_ip" in kwargs:
+        if "host_ip" in kwargs and "host_int" not in kwargs:
             value = kwargs["host_ip"]
             if value is not None and not isinstance(value, str):
                 raise TypeError("NodeNIC host_ip is updated with an address text or None.")

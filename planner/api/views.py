@@ -318,14 +318,14 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         if request.method == "GET":
             length = _int_param(request, "prefix_length", 24, 1, 128)
             _check_prefix_length(rail, length)
-            prefix = rail.space().next_free_prefix(length)
+            prefix = freespace.next_free_prefix(rail, length)
             return Response({"rail": rail.id, "prefix_length": length, "prefix": prefix})
         body = PrefixRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         _check_prefix_length(rail, body.validated_data["prefix_length"])
         with transaction.atomic():
             locked = locks.lock_rail(rail.pk)
-            prefix = locked.space().next_free_prefix(body.validated_data["prefix_length"])
+            prefix = freespace.next_free_prefix(locked, body.validated_data["prefix_length"])
             if prefix is None:
                 return Response(
                     {
