@@ -7,6 +7,7 @@ indexed queries instead of a whole rail read into Python.
 
 import socket
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 BATCH = 2000
@@ -79,6 +80,37 @@ class Migration(migrations.Migration):
             model_name="exclusion",
             index=models.Index(
                 fields=["rail", "first_int", "last_int"], name="exclusion_rail_first_int"
+            ),
+        ),
+        # Covered by the composite indexes above and the unique constraints.
+        migrations.AlterField(
+            model_name="nodenic",
+            name="node",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="nics",
+                to="planner.node",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="nodenic",
+            name="rail",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="nics",
+                to="planner.rail",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="exclusion",
+            name="rail",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="exclusions",
+                to="planner.rail",
             ),
         ),
     ]
