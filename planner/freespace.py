@@ -10,6 +10,8 @@ columns (128 bits fit no portable integer type) and take RailSpace's span arithm
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import BigIntegerField, Count, Min, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from planner import ipam
 from planner.models import Exclusion, NodeNIC, Rail
@@ -84,15 +86,19 @@ def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:
 
 
 def overlapping(rail: Rail, span: ipam.Span, exclude_pk: int | None = None) -> list[Exclusion]:
-    """The rail's exclusions overlapping the span (at most a few: they never overlap each other)."""
+    """The rail's exclusions overlapping the span, in one indexed query: they never overlap each
+    other, so only the last one starting below the span and those starting inside it can."""
     if not is_v4(rail):
         others = rail.exclusions.order_by().exclude(pk=exclude_pk)
         return [ex for ex in others if ipam.overlaps(span, ex.span())]
     first, last = span
     rows = Exclusion.objects.order_by().filter(rail=rail).exclude(pk=exclude_pk)
-    before = rows.filter(first_int__lt=first).order_by("-first_int")[:1]
-    inside = rows.filter(first_int__gte=first, first_int__lte=last).order_by("first_int")[:5]
-    return [ex for ex in [*before, *inside] if ex.last_int >= first]
+    before = rows.filter(first_int__lt=first).order_by("-first_int").values("first_int")[:1]
+    near = rows.filter(
+        first_int__gte=Coalesce(Subquery(before), Value(first), output_field=BigIntegerField()),
+        first_int__lte=last,
+    ).order_by("first_int")[:6]
+    return [ex for ex in near if ex.last_int >= first]
 
 
 def hosts_within(rail: Rail, span: ipam.Span) -> tuple[int, int | None]:
@@ -100,13 +106,9 @@ def hosts_within(rail: Rail, span: ipam.Span) -> tuple[int, int | None]:
     if not is_v4(rail):
         hosts = [ip for ip in rail.host_ip_ints() if span[0] <= ip <= span[1]]
         return len(hosts), min(hosts, default=None)
-    rows = NodeNIC.objects.order_by().filter(
-        rail=rail, host_int__gte=span[0], host_int__lte=span[1]
+    found = (
+        NodeNIC.objects.order_by()
+        .filter(rail=rail, host_int__gte=span[0], host_int__lte=span[1])
+        .aggregate(count=Count("pk"), lowest=Min("host_int"))
     )
-    lowest = rows.order_by("host_int").values_list("host_int", flat=True).first()
-    return (rows.count() if lowest is not None else 0), lowest
-
-
-def is_taken(rail: Rail, ip: int) -> bool:
-    """Whether the address lies inside one of the rail's exclusions."""
-    return bool(overlapping(rail, (ip, ip)))
+    return found["count"], found["lowest"]
