@@ -329,11 +329,11 @@ def main() -> None:
             times = run(api, args.reps, args.import_reps)
             print(f"gunicorn 2x1, PostgreSQL, DEBUG off; data built and timed in "
                   f"{time.monotonic() - started:.0f} s")  # fmt: skip
-            report(times, server_times(access_log, api.sent))
         finally:
-            server.terminate()
+            server.terminate()  # the workers write their last access-log lines as they stop
             server.wait(timeout=30)
             drop_database(url)
+        report(times, server_times(access_log, api.sent))
 
 
 if __name__ == "__main__":
