@@ -1,9 +1,11 @@
 """Host-IP allocation: the writer of NodeNIC.host_ip for addresses it picks itself.
 
 Each allocation locks its rail rows (planner.locks: the row only, rails in index order, never
-the plan), reads the rails' free space as spans, and writes the new addresses in one statement
-batch. A NIC given a host IP by hand (API, import) takes the same rail lock first. The unique
-constraint (rail, host_ip) is the last line of defence: no address is ever handed out twice.
+the plan), asks the database for the rail's lowest free addresses (planner.freespace) and for as
+many unaddressed NICs as it needs, and writes the new addresses (text and integer) in one
+statement per batch. A NIC given a host IP by hand (API, import) takes the same rail lock first.
+The unique constraint (rail, host_ip) is the last line of defence: no address is ever handed out
+twice.
 """
 
 from __future__ import annotations
