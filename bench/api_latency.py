@@ -205,7 +205,9 @@ def run(api: Api, reps: int, import_reps: int) -> Timings:
         "GET /healthz (no database: the floor)", reps, lambda _: api.ok("GET", "/healthz")[1]
     )
     times.repeat(
-        "GET /api/ (token, no query: the API floor)", reps, lambda _: api.ok("GET", "/api/")[1]
+        "GET /api/ (the token lookup only: the API floor)",
+        reps,
+        lambda _: api.ok("GET", "/api/")[1],
     )
 
     # A /16 rail with 8,000 NICs (imported), then addresses given one, then 1,000, at a time.
