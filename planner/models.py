@@ -267,6 +267,8 @@ class Exclusion(models.Model):
 
     objects = ExclusionQuerySet.as_manager()
 
+    BOUND_FIELDS = ("first_ip", "last_ip", "first_int", "last_int")
+
     class Meta:
         ordering = ["rail", "id"]
         indexes = [
@@ -282,8 +284,6 @@ class Exclusion(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, *self.BOUND_FIELDS}
         super().save(*args, **kwargs)
-
-    BOUND_FIELDS = ("first_ip", "last_ip", "first_int", "last_int")
 
     def fill_bounds(self) -> None:
         first, last = self.span()
