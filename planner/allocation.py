@@ -98,13 +98,19 @@ def allocate_on_rail(
 ) -> list[Allocation]:
     """Give `count` NICs of the rail without a host IP (in node order) the lowest free addresses."""
     with transaction.atomic():
-        rail = locks.lock_rail(rail_id)
-        nics = _unaddressed(rail, nic_ids, count)
-        if len(nics) < count:
-            raise NotEnoughNICs(
-                f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
-            )
-        return _assign(rail, nics, count)
+        return allocate_on_locked_rail(locks.lock_rail(rail_id), count, nic_ids)
+
+
+def allocate_on_locked_rail(
+    rail: Rail, count: int, nic_ids: list[int] | None = None
+) -> list[Allocation]:
+    """allocate_on_rail for a rail the caller locked (planner.locks) in its open transaction."""
+    nics = _unaddressed(rail, nic_ids, count)
+    if len(nics) < count:
+        raise NotEnoughNICs(
+            f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
+        )
+    return _assign(rail, nics, count)
 
 
 def allocate_plan(plan: Plan) -> dict[int, int]:

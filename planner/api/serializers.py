@@ -259,6 +259,9 @@ class RailSerializer(fields.ModelSerializer):
 
 class ExclusionSerializer(fields.ModelSerializer):
     cidr = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    # Read locked (planner.locks): callers validate inside the write's transaction, and the
+    # rail's exclusions and host IPs hold still from here to the write.
+    rail = serializers.PrimaryKeyRelatedField(queryset=locks.for_update(Rail.objects.all()))
 
     class Meta:
         model = Exclusion
@@ -270,8 +273,7 @@ class ExclusionSerializer(fields.ModelSerializer):
             raise serializers.ValidationError(
                 {"rail": ["An exclusion cannot move to another rail; delete it and add a new one."]}
             )
-        # The rail's exclusions and host IPs hold still from here to the write (planner.locks).
-        rail = locks.lock_rail(target.pk)
+        rail = locks.lock_rail(target.pk) if self.instance else target
         current = (
             {f: getattr(self.instance, f) for f in ("cidr", "start", "end")}
             if self.instance
