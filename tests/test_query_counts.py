@@ -122,7 +122,7 @@ class World:
             "api-rollout-detail": [self.rollout.pk],
             "api-exec-run-detail": [self.exec_run.pk],
             "api-validation-detail": [self.validation.pk],
-            "plan-rollouts": [self.plan.slug],
+            "plan-manifests-api": [self.plan.slug],
             "cluster-validations": [self.cluster.pk],
         }.get(name, [])
         return reverse(name, args=args)
