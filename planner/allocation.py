@@ -1,9 +1,11 @@
 """Host-IP allocation: the writer of NodeNIC.host_ip for addresses it picks itself.
 
 Each allocation locks its rail rows (planner.locks: the row only, rails in index order, never
-the plan), reads the rails' free space as spans, and writes the new addresses in one statement
-batch. A NIC given a host IP by hand (API, import) takes the same rail lock first. The unique
-constraint (rail, host_ip) is the last line of defence: no address is ever handed out twice.
+the plan), asks the database for the rail's lowest free addresses (planner.freespace) and for as
+many unaddressed NICs as it needs, and writes the new addresses (text and integer) in one
+statement per batch. A NIC given a host IP by hand (API, import) takes the same rail lock first.
+The unique constraint (rail, host_ip) is the last line of defence: no address is ever handed out
+twice.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from planner import ipam, locks
+from planner import freespace, ipam, locks
 from planner.models import NodeNIC, Plan, Rail
 
 
@@ -34,47 +36,81 @@ class Allocation:
         return {"nic": self.nic_id, "node": self.node, "address": self.address}
 
 
-def _write(assignments: list[tuple[str, int]]) -> None:
+WRITE_BATCH = 1000
+
+
+def _write(assignments: list[tuple[int, str, int | None]]) -> None:
+    """(nic id, address, address as integer) rows, in one statement per batch on PostgreSQL."""
     table = NodeNIC._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET host_ip = %s WHERE id = %s", assignments)
+        if connection.vendor != "postgresql":
+            cursor.executemany(
+                f"UPDATE {table} SET host_ip = %s, host_int = %s WHERE id = %s",
+                [(address, number, nic_id) for nic_id, address, number in assignments],
+            )
+            return
+        for start in range(0, len(assignments), WRITE_BATCH):
+            batch = assignments[start : start + WRITE_BATCH]
+            cursor.execute(
+                f"UPDATE {table} AS nic SET host_ip = CAST(given.address AS inet), "
+                "host_int = given.number FROM UNNEST(%s::bigint[], %s::text[], %s::bigint[]) "
+                "AS given (id, address, number) WHERE nic.id = given.id",
+                [list(column) for column in zip(*batch, strict=True)],
+            )
 
 
 def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocation]:
-    space = rail.space()
-    spans = space.first_free(count)
+    spans = freespace.first_free(rail, count)
     if ipam.size(spans) < count:
-        free = space.usage().free
+        free = rail.space().usage().free
         raise NoRoom(
             f"Rail {rail.index} ({rail.subnet}) has {free} free addresses; {count} were asked for."
         )
-    addresses = ipam.expand(spans, space.version)
-    _write([(address, nic_id) for address, (nic_id, _) in zip(addresses, nics, strict=True)])
+    version = 4 if freespace.is_v4(rail) else 6
+    numbers = [ip for first, last in spans for ip in range(first, last + 1)]
+    addresses = [ipam.int_to_ip(ip, version) for ip in numbers]
+    _write(
+        [
+            (nic_id, address, number if version == 4 else None)
+            for address, number, (nic_id, _) in zip(addresses, numbers, nics, strict=True)
+        ]
+    )
     return [
         Allocation(nic_id, node, address)
         for address, (nic_id, node) in zip(addresses, nics, strict=True)
     ]
 
 
-def _unaddressed(rail: Rail, nic_ids: list[int] | None = None) -> list[tuple[int, str]]:
-    nics = rail.nics.filter(host_ip__isnull=True)
+def _unaddressed(
+    rail: Rail, nic_ids: list[int] | None = None, count: int | None = None
+) -> list[tuple[int, str]]:
+    """NICs of the rail without a host IP, in the order their nodes were added (then NIC id):
+    an index walk (nic_unaddressed) that stops after `count`, however full the rail."""
+    nics = NodeNIC.objects.filter(rail_id=rail.pk, host_ip__isnull=True)
     if nic_ids is not None:
         nics = nics.filter(pk__in=nic_ids)
-    return list(nics.order_by("node__name", "pk").values_list("pk", "node__name"))
+    rows = nics.order_by("node_id", "pk").values_list("pk", "node__name")
+    return list(rows if count is None else rows[:count])
 
 
 def allocate_on_rail(
     rail_id: int, count: int, nic_ids: list[int] | None = None
 ) -> list[Allocation]:
-    """Give `count` NICs of the rail without a host IP the rail's lowest free addresses."""
+    """Give `count` NICs of the rail without a host IP (in node order) the lowest free addresses."""
     with transaction.atomic():
-        rail = locks.lock_rail(rail_id)
-        nics = _unaddressed(rail, nic_ids)
-        if len(nics) < count:
-            raise NotEnoughNICs(
-                f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
-            )
-        return _assign(rail, nics[:count], count)
+        return allocate_on_locked_rail(locks.lock_rail(rail_id), count, nic_ids)
+
+
+def allocate_on_locked_rail(
+    rail: Rail, count: int, nic_ids: list[int] | None = None
+) -> list[Allocation]:
+    """allocate_on_rail for a rail the caller locked (planner.locks) in its open transaction."""
+    nics = _unaddressed(rail, nic_ids, count)
+    if len(nics) < count:
+        raise NotEnoughNICs(
+            f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
+        )
+    return _assign(rail, nics, count)
 
 
 def allocate_plan(plan: Plan) -> dict[int, int]:
@@ -88,8 +124,3 @@ def allocate_plan(plan: Plan) -> dict[int, int]:
             nics = _unaddressed(rail)
             given[rail.index] = len(_assign(rail, nics, len(nics))) if nics else 0
     return given
-
-
-def release_plan(plan: Plan) -> int:
-    with transaction.atomic():
-        return NodeNIC.objects.filter(node__plan=plan, host_ip__isnull=False).update(host_ip=None)

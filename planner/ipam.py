@@ -60,7 +60,16 @@ def ip_to_int(value: str) -> int:
     return int.from_bytes(socket.inet_aton(text), "big")
 
 
+def v4_int(value: str | None) -> int | None:
+    """An IPv4 address as the integer the database stores beside it; None for IPv6 or none."""
+    if not value or ":" in value:
+        return None
+    return int.from_bytes(socket.inet_aton(value.strip()), "big")
+
+
 def int_to_ip(value: int, version: int = 4) -> str:
+    if version == 4:
+        return socket.inet_ntoa(value.to_bytes(4, "big"))
     return str(netaddr.IPAddress(value, version))
 
 
@@ -314,9 +323,6 @@ class RailSpace:
             if aligned + block - 1 <= last:
                 return f"{int_to_ip(aligned, self.version)}/{prefix_length}"
         return None
-
-    def is_free(self, span: Span) -> bool:
-        return not intersect([span], self.exclusions) and not intersect([span], self.hosts)
 
 
 def usage_from_counts(

@@ -22,16 +22,17 @@ from collections.abc import Iterable
 from planner.models import Plan, Rail
 
 
-def _for_update(queryset):
+def for_update(queryset):
+    """The queryset's rows locked as every writer here locks them (inside a transaction)."""
     return queryset.select_for_update(no_key=True, of=("self",))
 
 
 def lock_plan(plan_id: int) -> Plan:
-    return _for_update(Plan.objects.all()).get(pk=plan_id)
+    return for_update(Plan.objects.all()).get(pk=plan_id)
 
 
 def lock_rail(rail_id: int) -> Rail:
-    return _for_update(Rail.objects.select_related("plan")).get(pk=rail_id)
+    return for_update(Rail.objects.select_related("plan")).get(pk=rail_id)
 
 
 def lock_rails(rail_ids: Iterable[int]) -> list[Rail]:
@@ -40,13 +41,13 @@ def lock_rails(rail_ids: Iterable[int]) -> list[Rail]:
     if not ids:
         return []
     return list(
-        _for_update(Rail.objects.select_related("plan").filter(pk__in=ids)).order_by("index", "pk")
+        for_update(Rail.objects.select_related("plan").filter(pk__in=ids)).order_by("index", "pk")
     )
 
 
 def lock_plan_rails(plan_id: int) -> list[Rail]:
     return list(
-        _for_update(Rail.objects.select_related("plan").filter(plan_id=plan_id)).order_by(
+        for_update(Rail.objects.select_related("plan").filter(plan_id=plan_id)).order_by(
             "index", "pk"
         )
     )

@@ -29,30 +29,41 @@ class RailState:
 
 
 def rail_states(plan: Plan) -> list[RailState]:
-    """Every rail's figures from three queries, whatever the plan's size.
+    return rail_states_by_plan([plan])[plan.pk]
+
+
+def rail_states_by_plan(plans) -> dict[int, list[RailState]]:
+    """Every rail's figures of the plans from three queries, whatever their number and size.
 
     Host IPs are counted in SQL rather than read: allocation and validation keep every host IP
     inside its rail's usable span and outside its exclusions, so the count is exact.
     """
-    rails = list(plan.rails.select_related("plan").order_by("index"))
+    by_id = {plan.pk: plan for plan in plans}
+    rails = list(Rail.objects.filter(plan_id__in=by_id).order_by("plan_id", "index"))
     exclusions: dict[int, list[ipam.Span]] = {rail.id: [] for rail in rails}
-    for rail_id, first, last in Exclusion.objects.filter(rail__plan=plan).values_list(
-        "rail_id", "first_ip", "last_ip"
+    for rail_id, first, last, first_ip, last_ip in (
+        Exclusion.objects.order_by()
+        .filter(rail__plan_id__in=by_id)
+        .values_list("rail_id", "first_int", "last_int", "first_ip", "last_ip")
     ):
-        exclusions[rail_id].append((ipam.ip_to_int(first), ipam.ip_to_int(last)))
+        if first is None:
+            first, last = ipam.ip_to_int(first_ip), ipam.ip_to_int(last_ip)
+        exclusions[rail_id].append((first, last))
     counts = {
         row["rail_id"]: row
-        for row in NodeNIC.objects.filter(rail__plan=plan)
+        for row in NodeNIC.objects.order_by()
+        .filter(rail__plan_id__in=by_id)
         .values("rail_id")
         .annotate(hosts=Count("host_ip"), vfs=Sum("vf_count"))
     }
-    states = []
+    states: dict[int, list[RailState]] = {plan_id: [] for plan_id in by_id}
     for rail in rails:
+        rail.plan = by_id[rail.plan_id]
         row = counts.get(rail.id, {"hosts": 0, "vfs": 0})
         usage = ipam.usage_from_counts(
             rail.subnet, exclusions[rail.id], row["hosts"], rail.range_start, rail.range_end
         )
-        states.append(RailState(rail=rail, usage=usage, vf_demand=row["vfs"] or 0))
+        states[rail.plan_id].append(RailState(rail=rail, usage=usage, vf_demand=row["vfs"] or 0))
     return states
 
 

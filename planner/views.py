@@ -83,7 +83,8 @@ PURPOSE_LABELS = dict(forms.PURPOSE_CHOICES)
 def rail_panel(rail: Rail, **state) -> RailPanel:
     """Reads the rail's exclusions once: for the map's spans, its notes and the list."""
     rows = []
-    for pk, cidr, start, end, purpose, note, first_ip, last_ip in rail.exclusions.values_list(
+    exclusions = rail.exclusions.order_by()  # sorted by span below: no join or sort in SQL
+    for pk, cidr, start, end, purpose, note, first_ip, last_ip in exclusions.values_list(
         "id", "cidr", "start", "end", "purpose", "note", "first_ip", "last_ip"
     ):
         span = (ipam.ip_to_int(first_ip), ipam.ip_to_int(last_ip))

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from planner import ipam, locks, manifests, naming, services, validation
+from planner import freespace, ipam, locks, manifests, naming, services, validation
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
 from planner.planspec import PlanSpec
 from railstudio import fields
@@ -259,6 +259,9 @@ class RailSerializer(fields.ModelSerializer):
 
 class ExclusionSerializer(fields.ModelSerializer):
     cidr = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    # Read locked (planner.locks): callers validate inside the write's transaction, and the
+    # rail's exclusions and host IPs hold still from here to the write.
+    rail = serializers.PrimaryKeyRelatedField(queryset=locks.for_update(Rail.objects.all()))
 
     class Meta:
         model = Exclusion
@@ -270,8 +273,7 @@ class ExclusionSerializer(fields.ModelSerializer):
             raise serializers.ValidationError(
                 {"rail": ["An exclusion cannot move to another rail; delete it and add a new one."]}
             )
-        # The rail's exclusions and host IPs hold still from here to the write (planner.locks).
-        rail = locks.lock_rail(target.pk)
+        rail = locks.lock_rail(target.pk) if self.instance else target
         current = (
             {f: getattr(self.instance, f) for f in ("cidr", "start", "end")}
             if self.instance
@@ -286,21 +288,25 @@ class ExclusionSerializer(fields.ModelSerializer):
             merged["start"] = merged["end"] = None
         elif "start" in attrs or "end" in attrs:
             merged["cidr"] = None
-        others = rail.exclusions.exclude(pk=self.instance.pk if self.instance else None)
-        errors = validation.exclusion_errors(
-            merged, rail.subnet, [(ex.display, ex.span()) for ex in others]
-        )
+        errors = validation.exclusion_errors(merged, rail.subnet)
         if not errors:
             span = (
                 ipam.span_of(merged["cidr"])
                 if merged.get("cidr")
                 else ipam.range_span(merged["start"], merged["end"])
             )
-            hosts = [ip for ip in rail.host_ip_ints() if span[0] <= ip <= span[1]]
-            if hosts:
+            pk = self.instance.pk if self.instance else None
+            others = freespace.overlapping(rail, span, exclude_pk=pk)
+            errors = validation.exclusion_errors(
+                merged, rail.subnet, [(ex.display, ex.span()) for ex in others]
+            )
+        if not errors:
+            count, lowest = freespace.hosts_within(rail, span)
+            if count:
                 field = "cidr" if merged.get("cidr") else "start"
+                version = 4 if freespace.is_v4(rail) else 6
                 errors[field] = [
-                    f"{len(hosts)} NIC host IPs lie inside it (first {ipam.int_to_ip(min(hosts))}); release them first."
+                    f"{count} NIC host IPs lie inside it (first {ipam.int_to_ip(lowest, version)}); release them first."
                 ]
         _raise(errors)
         if merged.get("cidr"):
@@ -390,8 +396,10 @@ class NodeNICSerializer(fields.ModelSerializer):
                 )
             else:
                 usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
+                ip = int(ipam.parse_ip(host_ip))
+                inside = [ex.span() for ex in freespace.overlapping(rail, (ip, ip))]
                 problem = validation.host_ip_placement_error(
-                    host_ip, f"rail {rail.index}", usable, rail.exclusion_spans()
+                    host_ip, f"rail {rail.index}", usable, inside
                 )
                 if problem:
                     errors.setdefault("host_ip", []).append(problem)

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, inventory, ipam, locks, services
+from planner import allocation, documents, freespace, inventory, ipam, locks, services
 from planner.api import responses
 from planner.api.filters import ExclusionFilter, NodeFilter, NodeNICFilter, RailFilter
 from planner.api.serializers import (
@@ -240,6 +240,15 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Rail.objects.select_related("plan")
     serializer_class = RailSerializer
     filterset_class = RailFilter
+    LOCKING_ACTIONS = ("available_ips", "available_prefixes")  # their POSTs write to the rail
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.method == "POST" and self.action in self.LOCKING_ACTIONS:
+            # get_object reads the rail locked (planner.locks), inside the action's transaction:
+            # one read of the row instead of a read and then a lock.
+            return locks.for_update(queryset)
+        return queryset
 
     @extend_schema(
         methods=["GET"],
@@ -262,18 +271,19 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get", "post"], url_path="available-ips")
     def available_ips(self, request, pk=None):
-        rail = self.get_object()
         if request.method == "POST":
-            return self._allocate(rail, request)
+            with transaction.atomic():
+                return self._allocate(self.get_object(), request)
+        rail = self.get_object()
         limit = _int_param(request, "limit", 10, 1, MAX_AVAILABLE_LIMIT)
-        space = rail.space()
-        spans = space.first_free(limit)
+        spans = freespace.first_free(rail, limit)
+        version = 4 if freespace.is_v4(rail) else 6
         return Response(
             {
                 "rail": rail.id,
                 "count": ipam.size(spans),
-                "ranges": ipam.spans_as_text(spans, space.version),
-                "addresses": ipam.expand(spans, space.version),
+                "ranges": ipam.spans_as_text(spans, version),
+                "addresses": ipam.expand(spans, version),
             }
         )
 
@@ -281,8 +291,8 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         body = AllocateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            given = allocation.allocate_on_rail(
-                rail.id, body.validated_data["count"], body.validated_data.get("nics")
+            given = allocation.allocate_on_locked_rail(
+                rail, body.validated_data["count"], body.validated_data.get("nics")
             )
         except allocation.NoRoom as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
@@ -314,31 +324,33 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get", "post"], url_path="available-prefixes")
     def available_prefixes(self, request, pk=None):
+        if request.method == "POST":
+            with transaction.atomic():
+                return self._carve(self.get_object(), request)
         rail = self.get_object()
-        if request.method == "GET":
-            length = _int_param(request, "prefix_length", 24, 1, 128)
-            _check_prefix_length(rail, length)
-            prefix = rail.space().next_free_prefix(length)
-            return Response({"rail": rail.id, "prefix_length": length, "prefix": prefix})
+        length = _int_param(request, "prefix_length", 24, 1, 128)
+        _check_prefix_length(rail, length)
+        prefix = freespace.next_free_prefix(rail, length)
+        return Response({"rail": rail.id, "prefix_length": length, "prefix": prefix})
+
+    def _carve(self, rail, request):
+        """Exclude the rail's next free block of the asked length (the rail is locked)."""
         body = PrefixRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _check_prefix_length(rail, body.validated_data["prefix_length"])
-        with transaction.atomic():
-            locked = locks.lock_rail(rail.pk)
-            prefix = locked.space().next_free_prefix(body.validated_data["prefix_length"])
-            if prefix is None:
-                return Response(
-                    {
-                        "detail": f"Rail {rail.index} has no free /{body.validated_data['prefix_length']}."
-                    },
-                    status=status.HTTP_409_CONFLICT,
-                )
-            exclusion = Exclusion.objects.create(
-                rail=locked,
-                cidr=prefix,
-                purpose=body.validated_data["purpose"],
-                note=body.validated_data["note"],
+        length = body.validated_data["prefix_length"]
+        _check_prefix_length(rail, length)
+        prefix = freespace.next_free_prefix(rail, length)
+        if prefix is None:
+            return Response(
+                {"detail": f"Rail {rail.index} has no free /{length}."},
+                status=status.HTTP_409_CONFLICT,
             )
+        exclusion = Exclusion.objects.create(
+            rail=rail,
+            cidr=prefix,
+            purpose=body.validated_data["purpose"],
+            note=body.validated_data["note"],
+        )
         return Response(ExclusionSerializer(exclusion).data, status=status.HTTP_201_CREATED)
 
 

@@ -14,7 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 
 from clusters.models import Cluster, PodStatus, Rollout
 from planner.models import Plan
-from planner.services import rail_states
+from planner.services import rail_states_by_plan
 from planner.usage import UsageRow
 
 LATEST_ROLLOUTS = 8
@@ -95,10 +95,12 @@ def plan_cards() -> list[PlanCard]:
     plans = Plan.objects.annotate(node_count=Count("nodes", distinct=True)).prefetch_related(
         Prefetch("clusters", queryset=Cluster.objects.order_by("name"))
     )
+    plans = list(plans)
+    states = rail_states_by_plan(plans)
     return [
         PlanCard(
             plan,
-            [UsageRow(state.rail, state.usage) for state in rail_states(plan)],
+            [UsageRow(state.rail, state.usage) for state in states[plan.pk]],
             list(plan.clusters.all()),
         )
         for plan in plans

@@ -81,3 +81,39 @@ def test_host_ips_are_checked_against_the_rail_and_each_other(planner_api, seed_
     assert "outside the usable pod range" in errors["line 3.host_ip"][0]
     assert "already the host IP of n3" in errors["line 5.host_ip"][0]
     assert "line 4.host_ip" not in errors
+
+
+def test_a_second_import_updates_nodes_and_nics_in_bulk(planner_api, seed_plan):
+    url = f"/api/plans/{seed_plan.id}/import-nodes/"
+    assert (
+        planner_api.post(url, {"text": CSV, "filename": "nodes.csv"}, format="json").status_code
+        == 200
+    )
+    again = """
+nodes:
+  - name: gpu-a
+    gpu_count: 4
+    nics:
+      - {rail: 0, vf_count: 2, host_ip: 10.50.1.9}
+      - {rail: 2, pf_name: ens3f0np0}
+  - name: gpu-d
+    nics: [{rail: 0}]
+  - name: gpu-d
+    nics: [{rail: 0, numa_node: 1}]
+"""
+    response = planner_api.post(url, again, content_type="application/yaml")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "nodes_created": 1,
+        "nodes_updated": 2,
+        "nics_created": 2,
+        "nics_updated": 2,
+    }
+    gpu_a = Node.objects.get(plan=seed_plan, name="gpu-a")
+    assert gpu_a.gpu_count == 4 and gpu_a.labels == {"zone": "a", "rack": "r1"}
+    rail0 = gpu_a.nics.get(rail__index=0)
+    assert (rail0.vf_count, rail0.pf_name, rail0.host_ip) == (2, "ens1f0np0", "10.50.1.9")
+    assert rail0.host_int == 0x0A320109
+    assert gpu_a.nics.get(rail__index=2).pf_name == "ens3f0np0"
+    gpu_d = NodeNIC.objects.get(node__name="gpu-d")
+    assert (gpu_d.numa_node, gpu_d.vf_count, gpu_d.pf_name, gpu_d.host_ip) == (1, 1, "", None)
