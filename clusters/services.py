@@ -9,7 +9,7 @@ from kombu.exceptions import OperationalError
 
 from clusters import execution, kubeconfig_policy, kubeconfigs, ownership, rollout, tasks
 from clusters.models import Cluster, ExecRun, Rollout
-from planner import manifests
+from planner import plancache
 from planner.models import Plan
 
 
@@ -120,7 +120,7 @@ class BindConflict(ValueError):
 
 
 def _bundle_keys(plan: Plan, mode: str) -> set:
-    return {ownership.key_of(obj) for obj in manifests.render_bundle(plan.to_spec(), mode=mode)}
+    return {ownership.key_of(obj) for obj in plancache.bundle(plan, mode)}
 
 
 def bind_conflicts(
@@ -164,10 +164,10 @@ def start_rollouts(
     """Fan-out: one task per cluster, as a Celery group. Clusters busy with another rollout are
     reported, not fatal to the others. The bundle is rendered once per cluster mode."""
     started, refused = [], {}
-    spec, bundles = plan.to_spec(), {}
+    bundles = {}
     for cluster in clusters:
         if cluster.mode not in bundles:
-            bundles[cluster.mode] = manifests.render_bundle(spec, mode=cluster.mode)
+            bundles[cluster.mode] = plancache.bundle(plan, cluster.mode)
         try:
             started.append(
                 rollout.request_rollout(

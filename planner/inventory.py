@@ -230,9 +230,10 @@ class _HostIPs:
 
 
 @transaction.atomic
-def import_nodes(plan: Plan, nodes: list[ParsedNode]) -> dict[str, int]:
+def import_nodes(plan: Plan, nodes: list[ParsedNode], *, progress=None) -> dict[str, int]:
     """Create or update nodes by name and their NICs by rail; all or nothing. The plan's rails
-    are locked first (planner.locks), so host IPs checked are host IPs written."""
+    are locked first (planner.locks), so host IPs checked are host IPs written. `progress`, if
+    given, is called with (NICs written, NICs in the import) as the writing goes."""
     locked = locks.lock_plan_rails(plan.pk)
     errors = validate(plan, nodes, locked)
     if errors:
@@ -240,6 +241,7 @@ def import_nodes(plan: Plan, nodes: list[ParsedNode]) -> dict[str, int]:
     rails = {rail.index: rail for rail in locked}
     existing = {node.name: node for node in plan.nodes.all()}
     counts = {"nodes_created": 0, "nodes_updated": 0, "nics_created": 0, "nics_updated": 0}
+    total, written = sum(len(parsed.nics) for parsed in nodes), 0
     for parsed in nodes:
         node = existing.get(parsed.name)
         if node is None:
@@ -258,4 +260,7 @@ def import_nodes(plan: Plan, nodes: list[ParsedNode]) -> dict[str, int]:
                 node=node, rail=rails[nic.data["rail"]], defaults=values
             )
             counts["nics_created" if created else "nics_updated"] += 1
+        written += len(parsed.nics)
+        if progress is not None:
+            progress(written, total)
     return counts

@@ -28,7 +28,15 @@ class RailState:
     vf_demand: int  # VFs the plan's nodes carry on this rail: pods that may want an address
 
 
-def rail_states(plan: Plan) -> list[RailState]:
+def rail_states(plan: Plan, revision: int | None = None) -> list[RailState]:
+    """Every rail's figures, kept per plan revision (planner.plancache); `revision` when the
+    caller read the plan in this request before anything else of it."""
+    from planner import plancache
+
+    return plancache.cached(plan, "rail-states", None, lambda: _rail_states(plan), revision)
+
+
+def _rail_states(plan: Plan) -> list[RailState]:
     """Every rail's figures from three queries, whatever the plan's size.
 
     Host IPs are counted in SQL rather than read: allocation and validation keep every host IP
@@ -87,9 +95,9 @@ def usages(states: list[RailState]) -> list[dict]:
     return result
 
 
-def plan_warnings(plan: Plan) -> list[dict]:
-    return capacity_warnings(rail_states(plan))
+def plan_warnings(plan: Plan, revision: int | None = None) -> list[dict]:
+    return capacity_warnings(rail_states(plan, revision))
 
 
-def rail_usages(plan: Plan) -> list[dict]:
-    return usages(rail_states(plan))
+def rail_usages(plan: Plan, revision: int | None = None) -> list[dict]:
+    return usages(rail_states(plan, revision))
