@@ -98,7 +98,7 @@ def plan_cards() -> list[PlanCard]:
     return [
         PlanCard(
             plan,
-            [UsageRow(state.rail, state.usage) for state in rail_states(plan, plan.revision)],
+            [UsageRow(state.rail, state.usage) for state in rail_states(plan)],
             list(plan.clusters.all()),
         )
         for plan in plans

@@ -15,7 +15,7 @@ from clusters.views import (
     poll_url,
     task_stamp,
 )
-from planner import inventory
+from planner import inventory, plancache
 from planner.views import viewer_required
 
 SHOWN_ROWS = 60
@@ -24,7 +24,7 @@ SHOWN_ROWS = 60
 def comparisons(cluster) -> list[dict]:
     result = []
     for plan in cluster.plans.order_by("name"):
-        rows = discovery.compare(plan.to_spec(), cluster.discovery)
+        rows = discovery.compare(plancache.spec(plan), cluster.discovery)
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -91,7 +91,7 @@ def discovery_import(request, pk, slug):
             status=422,
             discovery_error="Nothing to import: discover the nodes first, for a bound plan.",
         )
-    documents = discovery.inventory_nodes(plan.to_spec(), cluster.discovery)
+    documents = discovery.inventory_nodes(plancache.spec(plan), cluster.discovery)
     try:
         counts = inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
     except inventory.InventoryError as error:

@@ -36,8 +36,9 @@ def runs_in_worker(text: str) -> bool:
     return len(text.encode()) > settings.INVENTORY_SYNC_BYTES
 
 
-def progress_key(job_id: int) -> str:
-    return f"inventory-import:{job_id}:progress"
+def progress_key(job: InventoryImport) -> str:
+    """Named by id and creation time: ids start again in a recreated database, Redis does not."""
+    return f"inventory-import:{job.pk}:{job.created_at.timestamp()}:progress"
 
 
 def start(plan: Plan, text: str, filename: str = "", user=None) -> InventoryImport:
@@ -65,7 +66,7 @@ def progress(job: InventoryImport) -> tuple[int, int]:
     if job.state != ImportState.RUNNING:
         return job.done, job.total
     try:
-        found = cache.get(progress_key(job.pk))
+        found = cache.get(progress_key(job))
     except Exception:  # an unreachable cache: the row's figures
         found = None
     return tuple(found) if found else (job.done, job.total)
@@ -90,8 +91,8 @@ def status(job: InventoryImport) -> dict:
 
 
 class _Reporter:
-    def __init__(self, job_id: int):
-        self.job_id = job_id
+    def __init__(self, job: InventoryImport):
+        self.job = job
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
@@ -100,9 +101,9 @@ class _Reporter:
             return
         self.last = now
         try:
-            cache.set(progress_key(self.job_id), (done, total), 3600)
+            cache.set(progress_key(self.job), (done, total), 3600)
         except Exception:  # progress is a courtesy: the import goes on without it
-            logger.warning("cannot report the progress of import %s", self.job_id)
+            logger.warning("cannot report the progress of import %s", self.job.pk)
 
 
 def _finish(job_id: int, state: str, **fields) -> None:
@@ -123,7 +124,7 @@ def run(job_id: int) -> str:
             return job.state
         job.state, job.started_at = ImportState.RUNNING, timezone.now()
         job.save(update_fields=["state", "started_at"])
-    report = _Reporter(job_id)
+    report = _Reporter(job)
     try:
         nodes = inventory.parse(job.text, job.filename)
         total = sum(len(node.nics) for node in nodes)

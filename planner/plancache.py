@@ -1,10 +1,11 @@
 """Results computed from a whole plan, kept in Django's cache by (plan id, revision).
 
-`Plan.revision` moves on with any write to the plan or its rails, exclusions, nodes and NICs
-(planner.revisions), so an entry never goes stale: a changed plan has a new key, and old keys
-expire. The revision is read from the database before anything the result is computed from,
-so a result is never stored under a revision older than its data... except harmlessly, when a
-write commits in between (the older key is then never asked for again).
+`Plan.revision` takes a new value with any write to the plan or its rails, exclusions, nodes and
+NICs (planner.revisions), so an entry never goes stale: a changed plan has a new key, and old
+keys expire. The revision is read from the database before anything the result is computed
+from, so a result is never stored under a revision older than its data (at worst under the one
+before, which is then never asked for again). A transaction that has written the plan neither
+reads nor keeps anything for it (its revision is `None` here) until it ends.
 
 Each worker process also keeps the last few PlanSpecs in memory, so the pages and API calls of
 one plan share one load. A cache that cannot be reached is skipped, never an error.
@@ -28,6 +29,7 @@ from planner.planspec import PlanSpec
 TIMEOUT = 6 * 3600
 SPECS_IN_MEMORY = 4
 MISSING = object()
+LOOKUP = object()  # the revision argument's default: read it from the database
 logger = logging.getLogger(__name__)
 
 _specs: OrderedDict[tuple[int, int], PlanSpec] = OrderedDict()
@@ -59,16 +61,17 @@ def _set(cache_key: str, value) -> None:
 
 
 def revision_of(plan: Plan | int) -> int | None:
-    return revisions.current(plan.pk if isinstance(plan, Plan) else plan)
+    """The plan's revision; None (keep nothing) for a plan this transaction has written, or
+    one that is gone."""
+    revision, dirty = revisions.current(plan.pk if isinstance(plan, Plan) else plan)
+    return None if dirty else revision
 
 
-def cached(
-    plan: Plan, name: str, params, compute: Callable[[], object], revision: int | None = None
-):
-    """compute()'s result for the plan at its current revision (or `revision`, read by the
-    caller from the database in this request, before the data)."""
-    revision = revision_of(plan) if revision is None else revision
-    if revision is None:  # the plan is gone: nothing to keep
+def cached(plan: Plan, name: str, params, compute: Callable[[], object], revision=LOOKUP):
+    """compute()'s result for the plan at its current revision (or `revision`, what
+    revision_of gave the caller in this request, before it read anything else)."""
+    revision = revision_of(plan) if revision is LOOKUP else revision
+    if revision is None:
         return compute()
     cache_key = key(plan.pk, revision, name, params)
     value = _get(cache_key)
@@ -78,9 +81,11 @@ def cached(
     return value
 
 
-def spec(plan: Plan, revision: int | None = None) -> PlanSpec:
+def spec(plan: Plan, revision=LOOKUP) -> PlanSpec:
     """The plan's PlanSpec: from this process's memory, else the cache, else the database."""
-    revision = revision_of(plan) if revision is None else revision
+    revision = revision_of(plan) if revision is LOOKUP else revision
+    if revision is None:
+        return plan.to_spec()
     memo = (plan.pk, revision)
     with _specs_lock:
         found = _specs.get(memo)
@@ -88,8 +93,6 @@ def spec(plan: Plan, revision: int | None = None) -> PlanSpec:
             _specs.move_to_end(memo)
             return found
     found = cached(plan, "spec", None, plan.to_spec, revision)
-    if revision is None:
-        return found
     with _specs_lock:
         _specs[memo] = found
         while len(_specs) > SPECS_IN_MEMORY:
@@ -111,11 +114,11 @@ def bundle(plan: Plan, mode: str = "nad") -> list[dict]:
     )
 
 
-def check_rendered(plan: Plan, mode: str, options: dict, revision: int | None = None) -> list:
+def check_rendered(plan: Plan, mode: str, options: dict, revision=LOOKUP) -> list:
     """preflight.check_rendered over the plan's bundle, once per revision, mode and options."""
     from planner import preflight
 
-    revision = revision_of(plan) if revision is None else revision
+    revision = revision_of(plan) if revision is LOOKUP else revision
     return cached(
         plan,
         "check-rendered",

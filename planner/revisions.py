@@ -1,13 +1,21 @@
-"""A plan's content revision: `Plan.revision` moves on with every write to the plan, its rails,
-exclusions, nodes or NICs, whoever writes (a model save, bulk_create, queryset.update(), a raw
-UPDATE, a delete or a cascade).
+"""A plan's content revision: `Plan.revision` takes a value never used before with every write to
+the plan, its rails, exclusions, nodes or NICs, whoever writes (a model save, bulk_create,
+queryset.update(), a raw UPDATE, a delete or a cascade). planner.plancache keys what it keeps
+by (plan id, revision).
 
-Database triggers keep it, so no writer can forget it: statement-level triggers with transition
-tables on PostgreSQL (one plan update per statement, whatever its row count), row triggers on
-SQLite. A plan row updated with a revision not above the stored one (a save of an instance read
-earlier) takes the stored one plus one, so a revision never goes back. Revisions start at a
-random number, so (plan id, revision) never names two contents, even across a database that was
-recreated under a cache that was not.
+Database triggers keep it, so no writer can forget it. Values are never reused, not even after a
+rollback (a result cached from uncommitted rows is then never asked for), nor across a database
+recreated under a cache that was not: new plans start at a random 62-bit number, PostgreSQL
+takes the next value of a sequence started at a random number, SQLite a random 63-bit number.
+
+- PostgreSQL: a plan row updated directly gets the next value (a BEFORE UPDATE trigger, so a
+  save of an instance read earlier never puts an older value back); writes to the other tables
+  (statement-level triggers with transition tables) move each plan they touch once per
+  transaction: readers only see committed states, and updating one row thousands of times in
+  one transaction (an import writing NIC by NIC) would grow its version chain and slow every
+  further update. A transaction-local setting remembers which plans moved: `current()` reports
+  them, and the cache neither reads nor keeps anything for them until the transaction ends.
+- SQLite: row triggers move the plan at every write.
 
 The triggers are (re)installed after every `migrate` (planner.apps), because SQLite drops a
 table's triggers when a later migration rebuilds that table.
@@ -27,16 +35,24 @@ CHILD_TABLES = (
     ("planner_nodenic", "rail"),
 )
 EVENTS = ("INSERT", "UPDATE", "DELETE")
+SQLITE_NEW_REVISION = "abs(random() % 9223372036854775807)"
 
 
 def initial_revision() -> int:
     return secrets.randbits(62)
 
 
-def current(plan_id: int) -> int | None:
-    from planner.models import Plan
-
-    return Plan.objects.filter(pk=plan_id).values_list("revision", flat=True).first()
+def current(plan_id: int, connection=None) -> tuple[int | None, bool]:
+    """(the plan's revision, whether this transaction has written the plan); (None, False)
+    when there is no such plan."""
+    connection = connection or default_connection
+    dirty = "false"
+    if connection.vendor == "postgresql":
+        dirty = "coalesce(current_setting('planner_revision.p' || id::text, true) = '1', false)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT revision, {dirty} FROM planner_plan WHERE id = %s", [plan_id])
+        row = cursor.fetchone()
+    return (row[0], bool(row[1])) if row else (None, False)
 
 
 def _plan_ids(rows: str, via: str) -> str:
@@ -52,34 +68,45 @@ def _postgresql_function() -> str:
         branches.append(
             f"""IF TG_ARGV[0] = '{via}' THEN
             IF TG_OP = 'INSERT' THEN
-                UPDATE planner_plan SET revision = revision + 1 WHERE id IN ({new});
+                SELECT array_agg(DISTINCT plan_id) INTO plans FROM ({new}) AS changed;
             ELSIF TG_OP = 'DELETE' THEN
-                UPDATE planner_plan SET revision = revision + 1 WHERE id IN ({old});
+                SELECT array_agg(DISTINCT plan_id) INTO plans FROM ({old}) AS changed;
             ELSE
-                UPDATE planner_plan SET revision = revision + 1
-                    WHERE id IN ({new} UNION {old});
+                SELECT array_agg(DISTINCT plan_id) INTO plans FROM ({new} UNION {old}) AS changed;
             END IF;
         END IF;"""
         )
     body = "\n        ".join(branches)
     return f"""CREATE OR REPLACE FUNCTION planner_bump_revision() RETURNS trigger AS $$
+    DECLARE
+        plans bigint[];
+        plan bigint;
     BEGIN
         {body}
+        FOREACH plan IN ARRAY coalesce(plans, ARRAY[]::bigint[]) LOOP
+            IF current_setting('planner_revision.p' || plan, true) IS DISTINCT FROM '1' THEN
+                UPDATE planner_plan SET revision = revision WHERE id = plan;
+            END IF;
+        END LOOP;
         RETURN NULL;
     END $$ LANGUAGE plpgsql"""
 
 
 PLAN_FUNCTION_POSTGRESQL = """CREATE OR REPLACE FUNCTION planner_plan_revision() RETURNS trigger AS $$
     BEGIN
-        IF NEW.revision <= OLD.revision THEN
-            NEW.revision := OLD.revision + 1;
-        END IF;
+        NEW.revision := nextval('planner_revision_seq');
+        PERFORM set_config('planner_revision.p' || NEW.id, '1', true);
         RETURN NEW;
     END $$ LANGUAGE plpgsql"""
 
 
 def postgresql_statements() -> list[str]:
-    statements = [_postgresql_function(), PLAN_FUNCTION_POSTGRESQL]
+    statements = [
+        "CREATE SEQUENCE IF NOT EXISTS planner_revision_seq AS bigint "
+        f"START WITH {initial_revision()}",
+        _postgresql_function(),
+        PLAN_FUNCTION_POSTGRESQL,
+    ]
     statements.append("DROP TRIGGER IF EXISTS planner_plan_revision ON planner_plan")
     statements.append(
         "CREATE TRIGGER planner_plan_revision BEFORE UPDATE ON planner_plan "
@@ -110,9 +137,8 @@ def _sqlite_plan_id(row: str, via: str) -> str:
 def sqlite_statements() -> list[str]:
     statements = [
         "DROP TRIGGER IF EXISTS planner_plan_revision",
-        "CREATE TRIGGER planner_plan_revision AFTER UPDATE ON planner_plan "
-        "WHEN NEW.revision <= OLD.revision BEGIN "
-        "UPDATE planner_plan SET revision = OLD.revision + 1 WHERE id = NEW.id; END",
+        "CREATE TRIGGER planner_plan_revision AFTER UPDATE ON planner_plan BEGIN "
+        f"UPDATE planner_plan SET revision = {SQLITE_NEW_REVISION} WHERE id = NEW.id; END",
     ]
     for table, via in CHILD_TABLES:
         for event in EVENTS:
@@ -122,7 +148,7 @@ def sqlite_statements() -> list[str]:
             statements.append(f"DROP TRIGGER IF EXISTS {name}")
             statements.append(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN "
-                f"UPDATE planner_plan SET revision = revision + 1 WHERE id IN ({ids}); END"
+                f"UPDATE planner_plan SET revision = {SQLITE_NEW_REVISION} WHERE id IN ({ids}); END"
             )
     return statements
 

@@ -28,11 +28,13 @@ class RailState:
     vf_demand: int  # VFs the plan's nodes carry on this rail: pods that may want an address
 
 
-def rail_states(plan: Plan, revision: int | None = None) -> list[RailState]:
+def rail_states(plan: Plan, revision=None) -> list[RailState]:
     """Every rail's figures, kept per plan revision (planner.plancache); `revision` when the
-    caller read the plan in this request before anything else of it."""
+    caller has it from plancache.revision_of."""
     from planner import plancache
 
+    if revision is None:
+        revision = plancache.revision_of(plan)
     return plancache.cached(plan, "rail-states", None, lambda: _rail_states(plan), revision)
 
 
@@ -95,9 +97,9 @@ def usages(states: list[RailState]) -> list[dict]:
     return result
 
 
-def plan_warnings(plan: Plan, revision: int | None = None) -> list[dict]:
+def plan_warnings(plan: Plan, revision=None) -> list[dict]:
     return capacity_warnings(rail_states(plan, revision))
 
 
-def rail_usages(plan: Plan, revision: int | None = None) -> list[dict]:
+def rail_usages(plan: Plan, revision=None) -> list[dict]:
     return usages(rail_states(plan, revision))

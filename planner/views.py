@@ -31,7 +31,7 @@ from planner import (
     svg,
 )
 from planner.api.serializers import ExclusionSerializer, PlanSerializer
-from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from planner.models import Exclusion, ImportState, Node, NodeNIC, Plan, Rail
 from railstudio import datalimits, db_errors, uploads
 from railstudio.roles import PLANNER, VIEWER, has_role
 
@@ -129,7 +129,7 @@ class RailPanel:
 PURPOSE_LABELS = dict(forms.PURPOSE_CHOICES)
 
 
-def rail_panel(rail: Rail, revision: int | None = None, **state) -> RailPanel:
+def rail_panel(rail: Rail, revision=plancache.LOOKUP, **state) -> RailPanel:
     """The rail's map, figures and exclusion list, kept per plan revision (planner.plancache)."""
     parts = plancache.cached(rail.plan, "rail-panel", rail.pk, lambda: _panel_parts(rail), revision)
     return RailPanel(rail=rail, **parts, **state)
@@ -416,19 +416,29 @@ def nodes_page(request, plan: Plan, status: int = 200, **extra):
     if query:
         nodes = nodes.filter(name__icontains=query)
     page = Paginator(nodes, NODES_PER_PAGE).get_page(request.GET.get("page"))
-    counts = NodeNIC.objects.filter(node__plan=plan).aggregate(
-        nics=Count("id"), unaddressed=Count("id", filter=Q(host_ip__isnull=True))
-    )
+    node_total, counts = plancache.cached(plan, "node-counts", None, lambda: _node_counts(plan))
     context = {
         "plan": plan,
         "page": page,
         "query": query,
-        "node_total": Node.objects.filter(plan=plan).count(),
+        "node_total": node_total,
         "counts": counts,
         "rails": plan.rails.order_by("index"),
+        "active_imports": list(
+            plan.imports.filter(state__in=[ImportState.QUEUED, ImportState.RUNNING])
+            .defer("text")
+            .order_by("-id")[:5]
+        ),
         **extra,
     }
     return render(request, "planner/plan_nodes.html", context, status=status)
+
+
+def _node_counts(plan: Plan) -> tuple[int, dict]:
+    counts = NodeNIC.objects.filter(node__plan=plan).aggregate(
+        nics=Count("id"), unaddressed=Count("id", filter=Q(host_ip__isnull=True))
+    )
+    return Node.objects.filter(plan=plan).count(), counts
 
 
 @viewer_required

@@ -370,7 +370,7 @@ class PreflightView(APIView):
         body = PreflightRequestSerializer(data=_preflight_data(request))
         body.is_valid(raise_exception=True)
         key = body.validated_data.get("plan")
-        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        spec = plancache.spec(plan_by_key(key, not_found=400)) if key not in (None, "") else None
         try:
             objects = yamlio.load_documents(body.validated_data["yaml"])
         except yamlio.YamlInputError as error:

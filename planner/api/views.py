@@ -97,7 +97,7 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def utilization(self, request, pk=None):
         plan = self.get_object()
-        states = services.rail_states(plan, plan.revision)
+        states = services.rail_states(plan)
         return Response(
             {
                 "plan": plan.id,

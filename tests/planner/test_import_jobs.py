@@ -110,7 +110,7 @@ def test_the_page_queues_a_big_file_and_shows_its_progress_then_its_result(
 
 def test_the_status_shows_the_workers_progress_while_it_runs(big_plan, as_viewer):
     job = InventoryImport.objects.create(plan=big_plan, state="running", total=32768)
-    import_jobs._Reporter(job.pk)(12000, 32768)
+    import_jobs._Reporter(job)(12000, 32768)
     page = as_viewer.get(f"/plans/{big_plan.slug}/nodes/imports/{job.pk}/").content.decode()
     assert "12,000 of 32,768 NICs written (37 %)" in page
     assert '<progress max="32768" value="12000"' in page

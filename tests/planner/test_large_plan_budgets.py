@@ -9,6 +9,18 @@ from planner import ipam, services
 from planner.models import Node, NodeNIC, Plan
 
 RAILS = 8
+# Queries once the plan's results are cached (session, user and roles included).
+WARM_BUDGETS = {
+    "plan page": 10,
+    "nodes page": 10,
+    "manifests page": 6,
+    "manifests API yaml": 6,
+    "manifests API json": 6,
+    "export yaml": 6,
+    "export json": 6,
+    "utilisation API": 6,
+    "dashboard": 13,
+}
 
 
 def build(nodes: int) -> Plan:
@@ -67,7 +79,7 @@ def counts(client, plan: Plan) -> dict[str, tuple[int, int]]:
     return found
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # committed: what a request sees
 def test_a_512_x_8_plan_costs_the_queries_of_an_8_node_plan(as_operator):
     small = build(8)
     small_counts = counts(as_operator, small)
@@ -76,6 +88,5 @@ def test_a_512_x_8_plan_costs_the_queries_of_an_8_node_plan(as_operator):
     assert NodeNIC.objects.filter(node__plan=big).count() == 512 * RAILS
     assert counts(as_operator, big) == small_counts
     warm = {label: second for label, (_, second) in small_counts.items()}
-    assert warm["manifests API yaml"] <= 6, warm
-    assert warm["export yaml"] <= 6, warm
-    assert warm["plan page"] <= 12, warm
+    for label, budget in WARM_BUDGETS.items():
+        assert warm[label] <= budget, (label, warm[label])
