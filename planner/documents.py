@@ -66,7 +66,7 @@ def export_plan(plan: Plan) -> dict:
     return {
         "apiVersion": DOCUMENT_VERSION,
         "kind": DOCUMENT_KIND,
-        "plan": {field: getattr(plan, field) for field in PLAN_FIELDS},
+        "plan": Plan.objects.filter(pk=plan.pk).values(*PLAN_FIELDS).get(),
         "rails": rails,
         "nodes": nodes,
     }

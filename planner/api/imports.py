@@ -47,7 +47,8 @@ class InventoryImportViewSet(IdLookupMixin, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([import_jobs.status(job) for job in page])
+        statuses = [import_jobs.status(job) for job in page]
+        return self.get_paginated_response(InventoryImportSerializer(statuses, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
         return Response(InventoryImportSerializer(import_jobs.status(self.get_object())).data)
