@@ -6,6 +6,8 @@ Host IPs become `host` exclusions, so whereabouts never hands a pod an address a
 
 from __future__ import annotations
 
+from socket import inet_aton
+
 from planner import ipam, naming
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
 from planner.planspec import ExclusionSpec, NICSpec, NodeSpec, PlanSpec, RailSpec
@@ -51,6 +53,7 @@ def _host_exclusions(subnet: str, host_ips: list[int]) -> list[ExclusionSpec]:
 
 
 def plan_spec(plan: Plan) -> PlanSpec:
+    from_bytes = int.from_bytes
     rails = list(Rail.objects.filter(plan=plan).order_by("index").values_list(*RAIL_COLUMNS))
     index_of = {row[0]: row[1] for row in rails}
     nics_of: dict[int, list[NICSpec]] = {}
@@ -61,7 +64,9 @@ def plan_spec(plan: Plan) -> PlanSpec:
             NICSpec(index_of[rail_id], pf, pci, numa, vfs, rdma, host_ip)
         )
         if host_ip:
-            host_ips.setdefault(rail_id, []).append(ipam.ip_to_int(host_ip))
+            v6 = ":" in host_ip
+            number = ipam.ip_to_int(host_ip) if v6 else from_bytes(inet_aton(host_ip), "big")
+            host_ips.setdefault(rail_id, []).append(number)
     nodes = []
     node_rows = Node.objects.filter(plan=plan).order_by("name")
     for node_id, name, gpus, labels in node_rows.values_list("id", "name", "gpu_count", "labels"):
