@@ -181,3 +181,17 @@ def install_after_migrate(sender, using, **kwargs) -> None:
     from django.db import connections
 
     install_triggers(connections[using])
+
+
+def drop_triggers(connection=None) -> None:
+    """What migrating back before planner 0003 needs first: no trigger writes a revision."""
+    connection = connection or default_connection
+    names = [("planner_plan_revision", "planner_plan")] + [
+        (f"{table}_revision_{event.lower()}", table)
+        for table, _ in CHILD_TABLES
+        for event in EVENTS
+    ]
+    with connection.cursor() as cursor:
+        for name, table in names:
+            on = f" ON {table}" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}{on}")

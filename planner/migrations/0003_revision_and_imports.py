@@ -9,6 +9,13 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def drop_triggers(apps, schema_editor):
+    from planner import revisions
+
+    revisions.drop_triggers(schema_editor.connection)
+
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -43,4 +50,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-id'],
             },
         ),
+        migrations.RunPython(migrations.RunPython.noop, reverse_code=drop_triggers),
     ]
