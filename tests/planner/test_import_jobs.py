@@ -114,3 +114,20 @@ def test_the_status_shows_the_workers_progress_while_it_runs(big_plan, as_viewer
     page = as_viewer.get(f"/plans/{big_plan.slug}/nodes/imports/{job.pk}/").content.decode()
     assert "12,000 of 32,768 NICs written (37 %)" in page
     assert '<progress max="32768" value="12000"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_import_leaves_the_plans_first_pages_computed(big_plan, as_viewer, monkeypatch):
+    from planner.models import Plan
+
+    job = InventoryImport.objects.create(plan=big_plan, text=inventory_csv(10, 8), filename="x")
+    assert import_jobs.run(job.pk) == ImportState.SUCCEEDED
+
+    def boom(*args, **kwargs):
+        raise AssertionError("computed again after the import")
+
+    monkeypatch.setattr(Plan, "to_spec", boom)
+    monkeypatch.setattr("planner.preflight.check_rendered", boom)
+    page = as_viewer.get(f"/plans/{big_plan.slug}/manifests/")
+    assert page.status_code == 200
+    assert "sriov-rail-0" in page.content.decode()
