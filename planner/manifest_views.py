@@ -183,7 +183,7 @@ def manifests_context(plan: Plan, controls: Controls) -> dict:
     }
 
 
-def _computed_context(plan: Plan, revision: int, controls: Controls) -> dict:
+def _computed_context(plan: Plan, revision: str | None, controls: Controls) -> dict:
     """What the tab shows that depends on the plan: kept by plancache per revision and controls."""
     spec = plancache.spec(plan, revision)
     objects, options, errors = _render(spec, controls)

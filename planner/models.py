@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from planner import ipam, naming, revisions
+from planner import ipam, naming
 from planner.planspec import ExclusionSpec, PlanSpec, RailSpec
 
 
@@ -33,9 +33,6 @@ class Plan(models.Model):
     pod_options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Moves on with every write to the plan or its rails, exclusions, nodes and NICs (database
-    # triggers, planner.revisions); cached renderings are keyed by it (planner.plancache).
-    revision = models.BigIntegerField(default=revisions.initial_revision, editable=False)
 
     NAME_TEMPLATES = ("nad_name_template", "interface_template")
 
@@ -260,6 +257,17 @@ class NodeNIC(models.Model):
 
     def __str__(self):
         return f"{self.node.name}/{self.pf_name or self.rail.index}"
+
+
+class PlanChange(models.Model):
+    """Written only by database triggers (planner.revisions): a plan's latest committed writes,
+    whose tokens make its revision. No foreign key: a plan's deletion records one too."""
+
+    plan_id = models.BigIntegerField(db_index=True)
+    token = models.BigIntegerField()
+
+    def __str__(self):
+        return f"change {self.token} of plan {self.plan_id}"
 
 
 class ImportState(models.TextChoices):

@@ -1,8 +1,8 @@
 """Results computed from a whole plan, kept in Django's cache by (plan id, revision).
 
-`Plan.revision` takes a new value with any write to the plan or its rails, exclusions, nodes and
-NICs (planner.revisions), so an entry never goes stale: a changed plan has a new key, and old
-keys expire. The revision is read from the database before anything the result is computed
+A plan's revision (planner.revisions) takes a new value with any committed write to the plan
+or its rails, exclusions, nodes and NICs, so an entry never goes stale: a changed plan has a
+new key, and old keys expire. The revision is read from the database before anything the result is computed
 from, so a result is never stored under a revision older than its data (at worst under the one
 before, which is then never asked for again). A transaction that has written the plan neither
 reads nor keeps anything for it (its revision is `None` here) until it ends.
@@ -32,7 +32,7 @@ MISSING = object()
 LOOKUP = object()  # the revision argument's default: read it from the database
 logger = logging.getLogger(__name__)
 
-_specs: OrderedDict[tuple[int, int], PlanSpec] = OrderedDict()
+_specs: OrderedDict[tuple[int, str], PlanSpec] = OrderedDict()
 _specs_lock = Lock()
 
 
@@ -41,7 +41,7 @@ def _digest(params) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def key(plan_id: int, revision: int, name: str, params=None) -> str:
+def key(plan_id: int, revision: str, name: str, params=None) -> str:
     return f"plan:{plan_id}:{revision}:{name}:{_digest(params)}"
 
 
@@ -60,7 +60,7 @@ def _set(cache_key: str, value) -> None:
         logger.warning("cache unavailable for %s", cache_key, exc_info=True)
 
 
-def revision_of(plan: Plan | int) -> int | None:
+def revision_of(plan: Plan | int) -> str | None:
     """The plan's revision; None (keep nothing) for a plan this transaction has written, or
     one that is gone."""
     revision, dirty = revisions.current(plan.pk if isinstance(plan, Plan) else plan)

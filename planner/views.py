@@ -173,11 +173,11 @@ def suggested_length(space: ipam.RailSpace) -> int:
     return min(prefix + 8, max_length - 2)
 
 
-def usage_rows(plan: Plan, revision: int | None = None) -> list[UsageRow]:
+def usage_rows(plan: Plan, revision: str | None = None) -> list[UsageRow]:
     return [UsageRow(state.rail, state.usage) for state in services.rail_states(plan, revision)]
 
 
-def usage_context(plan: Plan, rows: list[UsageRow], revision: int | None = None) -> dict:
+def usage_context(plan: Plan, rows: list[UsageRow], revision: str | None = None) -> dict:
     return {"plan": plan, "usage_rows": rows, "warnings": services.plan_warnings(plan, revision)}
 
 

@@ -235,7 +235,9 @@ class PlanManifestsView(APIView):
         return Response(body)
 
 
-def _bundle_body(plan: Plan, revision: int, output: str, mode: str, kind: str, options: dict):
+def _bundle_body(
+    plan: Plan, revision: str | None, output: str, mode: str, kind: str, options: dict
+):
     """(errors, None) or (None, the YAML text or the JSON body), for plancache to keep."""
     spec = plancache.spec(plan, revision)
     try:
