@@ -7,7 +7,7 @@ from, so a result is never stored under a revision older than its data (at worst
 before, which is then never asked for again). A transaction that has written the plan neither
 reads nor keeps anything for it (its revision is `None` here) until it ends.
 
-Each worker process also keeps the last few PlanSpecs in memory, so the pages and API calls of
+Each worker process also keeps the last two PlanSpecs in memory, so the pages and API calls of
 one plan share one load. A cache that cannot be reached is skipped, never an error.
 """
 
@@ -27,7 +27,7 @@ from planner.models import Plan
 from planner.planspec import PlanSpec
 
 TIMEOUT = 6 * 3600
-SPECS_IN_MEMORY = 4
+SPECS_IN_MEMORY = 2  # a 4,096 x 8 plan is some 15 MB in memory
 MISSING = object()
 LOOKUP = object()  # the revision argument's default: read it from the database
 logger = logging.getLogger(__name__)
