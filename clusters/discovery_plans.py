@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import yaml
 
 from clusters import discovery
-from planner import inventory
+from planner import inventory, plancache
 from planner.models import Node, NodeNIC, Plan, Rail
 from planner.planspec import NICSpec
 
@@ -99,5 +99,5 @@ def comparisons(cluster) -> list[dict]:
 def import_discovered(plan, discovered: list[dict]) -> dict[str, int]:
     """Write the discovered nodes and NICs into the plan's inventory, through the same checks as
     an uploaded file (raises inventory.InventoryError naming each refused field)."""
-    documents = discovery.inventory_nodes(plan.to_spec(), discovered)
+    documents = discovery.inventory_nodes(plancache.spec(plan), discovered)
     return inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))

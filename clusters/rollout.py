@@ -21,7 +21,7 @@ from clusters.credentials import CredentialsError
 from clusters.failures import describe
 from clusters.kube import Kube, KubeError, Target, concurrently
 from clusters.models import ACTIVE_STATES, Cluster, Rollout, RolloutObject, RolloutState
-from planner import manifests, preflight
+from planner import manifests, plancache, preflight
 from planner.models import Plan
 
 
@@ -39,7 +39,7 @@ def target_for(cluster: Cluster) -> Target:
 
 
 def render_for(plan: Plan, cluster: Cluster) -> list[dict]:
-    return manifests.render_bundle(plan.to_spec(), mode=cluster.mode)
+    return plancache.bundle(plan, cluster.mode)
 
 
 def _conflict_message(cluster: Cluster) -> str:
@@ -268,9 +268,12 @@ def _live_and_managed(bundle: list[dict], lists: dict[Group, list[dict]], plan_s
 
 def _preflight(rollout: Rollout, lists: dict[Group, list[dict]]) -> list[dict]:
     cluster_facts = facts.preflight_facts(lists[NODES], lists[ALL_NADS])
-    plan_spec = rollout.plan.to_spec() if rollout.plan and not rollout.rollback_of else None
     # The bundle's own NADs are about to exist; only NADs of other plans/namespaces are facts.
-    return [f.to_dict() for f in preflight.run(rollout.bundle, plan_spec, cluster_facts)]
+    if rollout.plan and not rollout.rollback_of:
+        found = plancache.preflight_run(rollout.plan, rollout.bundle, cluster_facts)
+    else:
+        found = preflight.run(rollout.bundle, None, cluster_facts)
+    return [f.to_dict() for f in found]
 
 
 def _record(rollout: Rollout, changes: list[diffing.Change]) -> list[RolloutObject]:

@@ -5,27 +5,12 @@ from __future__ import annotations
 from celery import group
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from clusters import execution, kubeconfig_policy, kubeconfigs, ownership, rollout, tasks
 from clusters.models import Cluster, ExecRun, Rollout
-from planner import manifests
+from planner import plancache
 from planner.models import Plan
-
-
-class QueueUnavailable(Exception):
-    """The Celery broker cannot be reached; nothing was queued."""
-
-
-def enqueue(send) -> None:
-    """Send a task (`send` calls .delay or .apply_async), turning a dead broker into a clear
-    error instead of a 500."""
-    try:
-        send()
-    except (OperationalError, ConnectionError, OSError) as error:
-        raise QueueUnavailable(
-            f"The task queue (Celery broker) cannot be reached: {error}"
-        ) from None
+from railstudio.queueing import QueueUnavailable, enqueue
 
 
 def _send_rollouts(ids: list[int]) -> None:
@@ -120,7 +105,7 @@ class BindConflict(ValueError):
 
 
 def _bundle_keys(plan: Plan, mode: str) -> set:
-    return {ownership.key_of(obj) for obj in manifests.render_bundle(plan.to_spec(), mode=mode)}
+    return {ownership.key_of(obj) for obj in plancache.bundle(plan, mode)}
 
 
 def bind_conflicts(
@@ -164,10 +149,10 @@ def start_rollouts(
     """Fan-out: one task per cluster, as a Celery group. Clusters busy with another rollout are
     reported, not fatal to the others. The bundle is rendered once per cluster mode."""
     started, refused = [], {}
-    spec, bundles = plan.to_spec(), {}
+    bundles = {}
     for cluster in clusters:
         if cluster.mode not in bundles:
-            bundles[cluster.mode] = manifests.render_bundle(spec, mode=cluster.mode)
+            bundles[cluster.mode] = plancache.bundle(plan, cluster.mode)
         try:
             started.append(
                 rollout.request_rollout(

@@ -17,6 +17,7 @@ from clusters import agent_devices, inspect
 from clusters.kube import Kube, KubeError, concurrently
 from clusters.models import Cluster, PodStatus, PodStatusCode
 from clusters.rollout import target_for
+from planner import plancache
 from planner.findings import INFO
 from planner.manifests import NAD_API_VERSION, NAD_KIND
 from railstudio.gcpause import collector_paused
@@ -86,7 +87,7 @@ def reports_for(cluster: Cluster, data: dict) -> list[inspect.PodReport]:
     plan label); other pods in a bound plan's namespace by that plan; the rest by no plan."""
     plans, by_slug = {}, {}
     for plan in cluster.plans.order_by("name"):
-        spec = plan.to_spec()
+        spec = plancache.spec(plan)
         by_slug[plan.slug] = spec
         plans.setdefault(spec.namespace, spec)
     return inspect.inspect_cluster(

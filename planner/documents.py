@@ -20,6 +20,7 @@ PLAN_FIELDS = (
     "cni_version", "mtu", "pod_cidr", "service_cidr", "cni_options", "pod_options",
 )  # fmt: skip
 RAIL_FIELDS = ("index", "subnet", "gateway", "vlan", "range_start", "range_end", "routes")
+EXCLUSION_FIELDS = ("cidr", "start", "end", "purpose", "note")
 NIC_FIELDS = ("pf_name", "pci_address", "numa_node", "vf_count", "rdma_device", "host_ip")
 MAX_RAIL_INDEX = 32767  # Rail.index is a PositiveSmallIntegerField
 
@@ -31,36 +32,41 @@ class DocumentError(Exception):
 
 
 def export_plan(plan: Plan) -> dict:
-    rails = []
-    for rail in plan.rails.prefetch_related("exclusions").order_by("index"):
-        entry = {field: getattr(rail, field) for field in RAIL_FIELDS}
-        entry["nad_name"] = rail.nad_name_override
-        entry["resource_name"] = rail.resource_name_override
-        entry["interface_name"] = rail.interface_name_override
-        entry["exclusions"] = [
-            {
-                "cidr": ex.cidr,
-                "start": ex.start,
-                "end": ex.end,
-                "purpose": ex.purpose,
-                "note": ex.note,
-            }
-            for ex in rail.exclusions.order_by("first_ip", "id")
-        ]
+    """The plan document, built from rows (values tuples): no model object per node or NIC."""
+    exclusions: dict[int, list[dict]] = {}
+    rows = Exclusion.objects.filter(rail__plan=plan).order_by("rail_id", "first_ip", "id")
+    for rail_id, *values in rows.values_list("rail_id", *EXCLUSION_FIELDS):
+        exclusions.setdefault(rail_id, []).append(dict(zip(EXCLUSION_FIELDS, values, strict=True)))
+    rails, index_of = [], {}
+    overrides = ("nad_name_override", "resource_name_override", "interface_name_override")
+    for rail_id, *values in (
+        Rail.objects.filter(plan=plan).order_by("index").values_list("id", *RAIL_FIELDS, *overrides)
+    ):
+        entry = dict(zip(RAIL_FIELDS, values[: len(RAIL_FIELDS)], strict=True))
+        nad, resource, interface = values[len(RAIL_FIELDS) :]
+        entry.update(nad_name=nad, resource_name=resource, interface_name=interface)
+        entry["exclusions"] = exclusions.get(rail_id, [])
+        index_of[rail_id] = entry["index"]
         rails.append(entry)
-    nodes = []
-    for node in plan.nodes.prefetch_related("nics__rail").order_by("name"):
-        nics = [
-            {"rail": nic.rail.index, **{field: getattr(nic, field) for field in NIC_FIELDS}}
-            for nic in sorted(node.nics.all(), key=lambda nic: nic.rail.index)
-        ]
-        nodes.append(
-            {"name": node.name, "gpu_count": node.gpu_count, "labels": node.labels, "nics": nics}
+    nics: dict[int, list[dict]] = {}
+    for node_id, rail_id, *values in NodeNIC.objects.filter(node__plan=plan).values_list(
+        "node_id", "rail_id", *NIC_FIELDS
+    ):
+        nics.setdefault(node_id, []).append(
+            {"rail": index_of[rail_id], **dict(zip(NIC_FIELDS, values, strict=True))}
         )
+    nodes = []
+    for node_id, name, gpu_count, labels in (
+        Node.objects.filter(plan=plan)
+        .order_by("name")
+        .values_list("id", "name", "gpu_count", "labels")
+    ):
+        node_nics = sorted(nics.get(node_id, ()), key=lambda nic: nic["rail"])
+        nodes.append({"name": name, "gpu_count": gpu_count, "labels": labels, "nics": node_nics})
     return {
         "apiVersion": DOCUMENT_VERSION,
         "kind": DOCUMENT_KIND,
-        "plan": {field: getattr(plan, field) for field in PLAN_FIELDS},
+        "plan": Plan.objects.filter(pk=plan.pk).values(*PLAN_FIELDS).get(),
         "rails": rails,
         "nodes": nodes,
     }

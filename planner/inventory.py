@@ -238,10 +238,13 @@ BATCH_SIZE = 5000
 
 
 @transaction.atomic
-def import_nodes(plan: Plan, nodes: list[ParsedNode], *, batch_size: int = BATCH_SIZE) -> dict:
+def import_nodes(
+    plan: Plan, nodes: list[ParsedNode], *, batch_size: int = BATCH_SIZE, progress=None
+) -> dict:
     """Create or update nodes by name and their NICs by rail; all or nothing. The plan's rails
     are locked first (planner.locks), so host IPs checked are host IPs written. One validation
-    pass, then bulk writes in batches: a few statements per thousand rows."""
+    pass, then bulk writes in batches: a few statements per thousand rows. `progress`, if given,
+    is called with (NIC rows written, NIC rows in the import) after each batch."""
     locked = locks.lock_plan_rails(plan.pk)
     errors = validate(plan, nodes, locked)
     if errors:
@@ -277,8 +280,11 @@ def import_nodes(plan: Plan, nodes: list[ParsedNode], *, batch_size: int = BATCH
                 setattr(row, name, value)
             changed_nics[row.pk] = row
             counts["nics_updated"] += 1
+    total = len(changed_nics) + len(new_nics)
+    report = progress or (lambda done, total: None)
     NodeNIC.objects.bulk_update(list(changed_nics.values()), NIC_FIELDS, batch_size=batch_size)
-    _insert_nics(new_nics, batch_size)
+    report(len(changed_nics), total)
+    _insert_nics(new_nics, batch_size, lambda inserted: report(len(changed_nics) + inserted, total))
     return counts
 
 
@@ -287,19 +293,14 @@ NIC_COLUMNS = ("node_id", "rail_id", *NIC_FIELDS, "host_int")
 NIC_TYPES = ("bigint", "bigint", "text", "text", "integer", "integer", "text", "inet", "bigint")
 
 
-def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int) -> None:
+def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int, inserted) -> None:
     """New NICs ({(node id, rail id): fields}); on PostgreSQL one INSERT ... UNNEST per batch,
-    without a model object per row (the import's largest cost)."""
+    without a model object per row (the import's largest cost). `inserted(n)` after each
+    batch."""
     rows = [
         (node_id, rail_id, *(values[name] for name in NIC_FIELDS), ipam.v4_int(values["host_ip"]))
         for (node_id, rail_id), values in new.items()
     ]
-    if connection.vendor != "postgresql":
-        NodeNIC.objects.bulk_create(
-            (NodeNIC(**dict(zip(NIC_COLUMNS, row, strict=True))) for row in rows),
-            batch_size=batch_size,
-        )
-        return
     arrays = ", ".join(f"%s::{kind}[]" for kind in NIC_TYPES)
     sql = (
         f"INSERT INTO {NodeNIC._meta.db_table} ({', '.join(NIC_COLUMNS)}) "
@@ -307,10 +308,14 @@ def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int) -> None:
     )
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
-            cursor.execute(
-                sql,
-                [list(column) for column in zip(*rows[start : start + batch_size], strict=True)],
-            )
+            batch = rows[start : start + batch_size]
+            if connection.vendor == "postgresql":
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+            else:
+                NodeNIC.objects.bulk_create(
+                    [NodeNIC(**dict(zip(NIC_COLUMNS, row, strict=True))) for row in batch]
+                )
+            inserted(start + len(batch))
 
 
 def _node_rows(plan: Plan, nodes: list[ParsedNode], counts: dict):

@@ -4,7 +4,7 @@ cluster's facts (clusters.lint_views) passes them in."""
 
 from __future__ import annotations
 
-from planner import findings, preflight, yamlio
+from planner import findings, plancache, preflight, yamlio
 from planner.api.manifests import safe_preflight
 from planner.models import Plan
 from railstudio import numbers, uploads
@@ -50,7 +50,7 @@ def check(text: str, plan: Plan | None, facts: dict | None) -> dict:
         return {"error": "Paste some YAML or choose a file first."}
     try:
         objects = yamlio.load_documents(text)
-        found = safe_preflight(objects, plan.to_spec() if plan else None, facts)
+        found = safe_preflight(objects, plancache.spec(plan) if plan else None, facts)
     except yamlio.YamlInputError as problem:
         return {"error": problem.describe(), "excerpt": excerpt(text, problem.line)}
     return {

@@ -15,7 +15,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from planner import findings, highlight, manifests, preflight, yamlio
+from planner import findings, highlight, manifests, plancache, yamlio
 from planner.api.manifests import KINDS, BundleError, pod_options, render_kind
 from planner.models import Plan
 from railstudio import numbers
@@ -143,13 +143,32 @@ def _ip_preview(spec, controls: Controls, options: dict) -> list[dict]:
 
 
 def manifests_context(plan: Plan, controls: Controls) -> dict:
-    spec = plan.to_spec()
-    objects, options, errors = _render(spec, controls)
-    mode_ok = controls.mode in manifests.MODES
-    found = preflight.check_rendered(spec, controls.mode, options) if mode_ok else []
+    revision = plancache.revision_of(plan)
+    computed = plancache.cached(
+        plan,
+        "manifests-page",
+        controls.query(),
+        lambda: _computed_context(plan, revision, controls),
+        revision,
+    )
     return {
         "plan": plan,
         "controls": controls,
+        **computed,
+        "modes": MODE_LABELS,
+        "layouts": LAYOUT_LABELS,
+        "kinds": KINDS,
+        "preview_max": PREVIEW_MAX,
+    }
+
+
+def _computed_context(plan: Plan, revision: str | None, controls: Controls) -> dict:
+    """What the tab shows that depends on the plan: kept by plancache per revision and controls."""
+    spec = plancache.spec(plan, revision)
+    objects, options, errors = _render(spec, controls)
+    mode_ok = controls.mode in manifests.MODES
+    found = plancache.check_rendered(plan, controls.mode, options, revision) if mode_ok else []
+    return {
         "errors": errors,
         "objects": _object_views(objects, controls),
         "findings": found,
@@ -157,10 +176,6 @@ def manifests_context(plan: Plan, controls: Controls) -> dict:
         "ip_preview": _ip_preview(spec, controls, options),
         "rails": sorted(spec.rails, key=lambda rail: rail.index),
         "default_gpus": _default_gpus(spec),
-        "modes": MODE_LABELS,
-        "layouts": LAYOUT_LABELS,
-        "kinds": KINDS,
-        "preview_max": PREVIEW_MAX,
     }
 
 
@@ -193,7 +208,7 @@ def manifests_download(request, slug):
     """The objects of the controls as one multi-document YAML file (`?index=N`: one object)."""
     plan = get_object_or_404(Plan, slug=slug)
     controls = Controls.from_query(request.GET)
-    objects, _, errors = _render(plan.to_spec(), controls)
+    objects, _, errors = _render(plancache.spec(plan), controls)
     if errors:
         lines = [f"{key}: {message}" for key, messages in errors.items() for message in messages]
         return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")

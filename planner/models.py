@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
 from planner import ipam, naming
-from planner.planspec import ExclusionSpec, NICSpec, NodeSpec, PlanSpec, RailSpec
+from planner.planspec import ExclusionSpec, PlanSpec, RailSpec
 
 
 class CNIType(models.TextChoices):
@@ -64,68 +65,11 @@ class Plan(models.Model):
         return plan
 
     def to_spec(self) -> PlanSpec:
-        """The plan as plain data for the pure modules. Host IPs become `host` exclusions so
-        whereabouts never hands a pod an address a node already uses."""
-        rails = list(self.rails.prefetch_related("exclusions").order_by("index"))
-        host_ips: dict[int, list[int]] = {}
-        nodes = []
-        node_qs = self.nodes.prefetch_related("nics__rail").order_by("name")
-        for node in node_qs:
-            nics = []
-            for nic in sorted(node.nics.all(), key=lambda n: n.rail.index):
-                nics.append(
-                    NICSpec(
-                        rail_index=nic.rail.index,
-                        pf_name=nic.pf_name,
-                        pci_address=nic.pci_address,
-                        numa_node=nic.numa_node,
-                        vf_count=nic.vf_count,
-                        rdma_device=nic.rdma_device,
-                        host_ip=nic.host_ip,
-                    )
-                )
-                if nic.host_ip:
-                    host_ips.setdefault(nic.rail_id, []).append(ipam.ip_to_int(nic.host_ip))
-            nodes.append(
-                NodeSpec(
-                    name=node.name, gpu_count=node.gpu_count, labels=node.labels, nics=tuple(nics)
-                )
-            )
-        rail_specs = []
-        for rail in rails:
-            exclusions = [exclusion.to_spec() for exclusion in rail.exclusions.all()]
-            version = ipam.parse_network(rail.subnet).version
-            for first, last in ipam.spans_from_ips(host_ips.get(rail.id, [])):
-                exclusions.append(
-                    ExclusionSpec(
-                        start=ipam.int_to_ip(first, version),
-                        end=ipam.int_to_ip(last, version),
-                        purpose="host",
-                        note="host IPs of the node NICs",
-                    )
-                )
-            rail_specs.append(rail.to_spec(tuple(exclusions)))
-        return PlanSpec(
-            name=self.name,
-            slug=self.slug,
-            namespace=self.namespace,
-            description=self.description,
-            rail_count=self.rail_count,
-            supernet=self.supernet or None,
-            rail_prefix_length=self.rail_prefix_length,
-            nad_name_template=self.nad_name_template,
-            resource_name_template=self.resource_name_template,
-            interface_template=self.interface_template,
-            cni_type=self.cni_type,
-            cni_version=self.cni_version,
-            mtu=self.mtu,
-            pod_cidr=self.pod_cidr,
-            service_cidr=self.service_cidr or None,
-            cni_options=dict(self.cni_options or {}),
-            pod_options=dict(self.pod_options or {}),
-            rails=tuple(rail_specs),
-            nodes=tuple(nodes),
-        )
+        """The plan as plain data for the pure modules (planner.specs reads it as rows);
+        planner.plancache.spec keeps it by revision."""
+        from planner import specs
+
+        return specs.plan_spec(self)
 
 
 class RailQuerySet(models.QuerySet):
@@ -393,3 +337,51 @@ class NodeNIC(models.Model):
         if update_fields is not None and "host_ip" in update_fields:
             kwargs["update_fields"] = {*update_fields, "host_int"}
         super().save(*args, **kwargs)
+
+
+class PlanChange(models.Model):
+    """Written only by database triggers (planner.revisions): a plan's latest committed writes,
+    whose tokens make its revision. No foreign key: a plan's deletion records one too."""
+
+    plan_id = models.BigIntegerField(db_index=True)
+    token = models.BigIntegerField()
+
+    def __str__(self):
+        return f"change {self.token} of plan {self.plan_id}"
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class InventoryImport(models.Model):
+    """A node/NIC inventory import run by a worker (planner.import_jobs): its text until it has
+    run, then its counts or its errors. Progress while it runs is in the cache."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=ImportState.choices, default="queued")
+    filename = models.CharField(max_length=255, blank=True)
+    text = models.TextField(blank=True)
+    total = models.PositiveIntegerField(default=0)  # NIC rows in the file
+    done = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"import #{self.pk} into {self.plan_id} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (ImportState.SUCCEEDED, ImportState.FAILED)

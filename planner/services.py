@@ -28,8 +28,15 @@ class RailState:
     vf_demand: int  # VFs the plan's nodes carry on this rail: pods that may want an address
 
 
-def rail_states(plan: Plan) -> list[RailState]:
-    return rail_states_by_plan([plan])[plan.pk]
+def rail_states(plan: Plan, revision=None) -> list[RailState]:
+    """Every rail's figures, kept per plan revision (planner.plancache); `revision` when the
+    caller has it from plancache.revision_of."""
+    from planner import plancache
+
+    if revision is None:
+        revision = plancache.revision_of(plan)
+    compute = lambda: rail_states_by_plan([plan])[plan.pk]  # noqa: E731
+    return plancache.cached(plan, "rail-states", None, compute, revision)
 
 
 def rail_states_by_plan(plans) -> dict[int, list[RailState]]:
@@ -98,9 +105,9 @@ def usages(states: list[RailState]) -> list[dict]:
     return result
 
 
-def plan_warnings(plan: Plan) -> list[dict]:
-    return capacity_warnings(rail_states(plan))
+def plan_warnings(plan: Plan, revision=None) -> list[dict]:
+    return capacity_warnings(rail_states(plan, revision))
 
 
-def rail_usages(plan: Plan) -> list[dict]:
-    return usages(rail_states(plan))
+def rail_usages(plan: Plan, revision=None) -> list[dict]:
+    return usages(rail_states(plan, revision))

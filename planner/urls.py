@@ -1,6 +1,6 @@
 from django.urls import path
 
-from planner import views
+from planner import import_views, views
 
 urlpatterns = [
     path("plans/", views.plan_list, name="plan-list"),
@@ -25,5 +25,10 @@ urlpatterns = [
     ),
     path("plans/<slug:slug>/nodes/", views.plan_nodes, name="plan-nodes"),
     path("plans/<slug:slug>/nodes/import/", views.node_import, name="node-import"),
+    path(
+        "plans/<slug:slug>/nodes/imports/<int:pk>/",
+        import_views.node_import_job,
+        name="node-import-job",
+    ),
     path("plans/<slug:slug>/nodes/allocate/", views.host_ip_allocate, name="host-ip-allocate"),
 ]

@@ -17,9 +17,19 @@ from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from planner import allocation, documents, forms, inventory, ipam, services, svg
+from planner import (
+    allocation,
+    documents,
+    forms,
+    import_jobs,
+    inventory,
+    ipam,
+    plancache,
+    services,
+    svg,
+)
 from planner.api.serializers import ExclusionSerializer, PlanSerializer
-from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from planner.models import Exclusion, ImportState, Node, NodeNIC, Plan, Rail
 from planner.usage import UsageRow
 from railstudio import datalimits, db_errors, uploads
 from railstudio.web.access import planner_post, planner_required, viewer_required
@@ -80,7 +90,13 @@ class RailPanel:
 PURPOSE_LABELS = dict(forms.PURPOSE_CHOICES)
 
 
-def rail_panel(rail: Rail, **state) -> RailPanel:
+def rail_panel(rail: Rail, revision=plancache.LOOKUP, **state) -> RailPanel:
+    """The rail's map, figures and exclusion list, kept per plan revision (planner.plancache)."""
+    parts = plancache.cached(rail.plan, "rail-panel", rail.pk, lambda: _panel_parts(rail), revision)
+    return RailPanel(rail=rail, **parts, **state)
+
+
+def _panel_parts(rail: Rail) -> dict:
     """Reads the rail's exclusions once: for the map's spans, its notes and the list."""
     rows = []
     exclusions = rail.exclusions.order_by()  # sorted by span below: no join or sort in SQL
@@ -102,16 +118,14 @@ def rail_panel(rail: Rail, **state) -> RailPanel:
     notes = [
         (span, f"{row.purpose}: {row.note}" if row.note else row.purpose) for span, row in rows
     ]
-    return RailPanel(
-        rail=rail,
-        usage=space.usage(),
-        map=svg.rail_map(space, notes),
-        exclusions=[row for _, row in rows[:EXCLUSION_LIST_LIMIT]],
-        exclusion_count=len(rows),
-        host_blocks=len(space.hosts),
-        suggestion=space.next_free_prefix(suggested_length(space)) or "",
-        **state,
-    )
+    return {
+        "usage": space.usage(),
+        "map": svg.rail_map(space, notes),
+        "exclusions": [row for _, row in rows[:EXCLUSION_LIST_LIMIT]],
+        "exclusion_count": len(rows),
+        "host_blocks": len(space.hosts),
+        "suggestion": space.next_free_prefix(suggested_length(space)) or "",
+    }
 
 
 def suggested_length(space: ipam.RailSpace) -> int:
@@ -121,22 +135,24 @@ def suggested_length(space: ipam.RailSpace) -> int:
     return min(prefix + 8, max_length - 2)
 
 
-def usage_rows(plan: Plan) -> list[UsageRow]:
-    return [UsageRow(rail, rail.space().usage()) for rail in plan.rails.order_by("index")]
+def usage_rows(plan: Plan, revision: str | None = None) -> list[UsageRow]:
+    return [UsageRow(state.rail, state.usage) for state in services.rail_states(plan, revision)]
 
 
-def usage_context(plan: Plan, rows: list[UsageRow]) -> dict:
-    return {"plan": plan, "usage_rows": rows, "warnings": services.plan_warnings(plan)}
+def usage_context(plan: Plan, rows: list[UsageRow], revision: str | None = None) -> dict:
+    return {"plan": plan, "usage_rows": rows, "warnings": services.plan_warnings(plan, revision)}
 
 
 def plan_page(request, plan: Plan, status: int = 200, rail_state: dict | None = None):
     """The plan page; `rail_state` maps a rail index to the form state of its panel."""
     rail_state = rail_state or {}
+    revision = plancache.revision_of(plan)
     panels = [
-        rail_panel(rail, **rail_state.get(rail.index, {}))
+        rail_panel(rail, revision, **rail_state.get(rail.index, {}))
         for rail in plan.rails.select_related("plan").order_by("index")
     ]
-    context = usage_context(plan, [UsageRow(panel.rail, panel.usage) for panel in panels])
+    rows = [UsageRow(panel.rail, panel.usage) for panel in panels]
+    context = usage_context(plan, rows, revision)
     context.update(panels=panels, legend=svg.KIND_LABELS, purposes=forms.PURPOSE_CHOICES)
     context["carved"] = carved_text(plan)
     return render(request, "planner/plan_detail.html", context, status=status)
@@ -285,8 +301,9 @@ def rail_response(request, rail: Rail, status: int = 200, **state):
             page = reverse("plan-detail", args=[rail.plan.slug])
             return redirect(f"{page}#rail-{rail.index}")
         return plan_page(request, rail.plan, status, rail_state={rail.index: state})
-    context = usage_context(rail.plan, usage_rows(rail.plan))
-    context.update(panel=rail_panel(rail, **state), purposes=forms.PURPOSE_CHOICES)
+    revision = plancache.revision_of(rail.plan)
+    context = usage_context(rail.plan, usage_rows(rail.plan, revision), revision)
+    context.update(panel=rail_panel(rail, revision, **state), purposes=forms.PURPOSE_CHOICES)
     return render(request, "planner/partials/rail_update.html", context, status=status)
 
 
@@ -361,19 +378,29 @@ def nodes_page(request, plan: Plan, status: int = 200, **extra):
     if query:
         nodes = nodes.filter(name__icontains=query)
     page = Paginator(nodes, NODES_PER_PAGE).get_page(request.GET.get("page"))
-    counts = NodeNIC.objects.filter(node__plan=plan).aggregate(
-        nics=Count("id"), unaddressed=Count("id", filter=Q(host_ip__isnull=True))
-    )
+    node_total, counts = plancache.cached(plan, "node-counts", None, lambda: _node_counts(plan))
     context = {
         "plan": plan,
         "page": page,
         "query": query,
-        "node_total": Node.objects.filter(plan=plan).count(),
+        "node_total": node_total,
         "counts": counts,
         "rails": plan.rails.order_by("index"),
+        "active_imports": list(
+            plan.imports.filter(state__in=[ImportState.QUEUED, ImportState.RUNNING])
+            .defer("text")
+            .order_by("-id")[:5]
+        ),
         **extra,
     }
     return render(request, "planner/plan_nodes.html", context, status=status)
+
+
+def _node_counts(plan: Plan) -> tuple[int, dict]:
+    counts = NodeNIC.objects.filter(node__plan=plan).aggregate(
+        nics=Count("id"), unaddressed=Count("id", filter=Q(host_ip__isnull=True))
+    )
+    return Node.objects.filter(plan=plan).count(), counts
 
 
 @viewer_required
@@ -405,6 +432,9 @@ def node_import(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
     try:
         text, filename = _inventory_text(request)
+        if import_jobs.runs_in_worker(text):
+            job = import_jobs.start(plan, text, filename, request.user)
+            return redirect("node-import-job", slug=plan.slug, pk=job.pk)
         counts = inventory.import_nodes(plan, inventory.parse(text, filename))
     except inventory.InventoryError as error:
         problems = _import_errors(error.errors)

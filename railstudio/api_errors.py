@@ -16,7 +16,7 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         exc = ValidationError(detail)
-    from clusters.services import QueueUnavailable
+    from railstudio.queueing import QueueUnavailable
 
     if isinstance(exc, QueueUnavailable):
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -46,7 +46,7 @@ class QueueUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from clusters.services import QueueUnavailable
+        from railstudio.queueing import QueueUnavailable
 
         if not isinstance(exception, QueueUnavailable):
             return None

@@ -24,6 +24,8 @@ if _credentials_key and (_problem := env.fernet_keys_error(_credentials_key)):
 # One limit for every request body: API parsers, page forms and uploads (413 above it).
 MAX_BODY_BYTES = env.integer("RAILSTUDIO_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# Inventory imports of a bigger file run in a worker (planner.import_jobs): 202 and a job to poll.
+INVENTORY_SYNC_BYTES = env.integer("RAILSTUDIO_SYNC_IMPORT_BYTES", 64 * 1024)
 
 # Behind HTTPS (RAILSTUDIO_HTTPS=1): HSTS, secure cookies, redirect http -> https.
 HTTPS = env.flag("RAILSTUDIO_HTTPS")
@@ -222,6 +224,26 @@ SPECTACULAR_SETTINGS = {
         "rest_framework.authentication.SessionAuthentication",
     ],
 }
+
+# Results computed from a whole plan (planner.plancache), keyed by the plan's revision: Redis
+# when REDIS_URL is set, else files under var/cache/, which every process of the demo shares.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "railstudio",
+            "OPTIONS": env.redis_transport_options(),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        }
+    }
 
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under var/ so a real worker
 # still runs on a machine with no Redis.

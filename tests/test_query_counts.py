@@ -4,8 +4,8 @@ table in tests/query_counts.json (as NetBox keeps ipam/tests/query_counts.json).
 Each endpoint is read with a few objects of every kind, then with three times as many (more
 plans, rails, exclusions, nodes and NICs, clusters, rollouts, validations, pods, exec runs,
 some on the very objects the detail pages show): the count must not change (no N+1) and must
-stay within the budget. The API's URL patterns are enumerated, so a new endpoint without a
-budget (or a stated reason to have none) fails here.
+stay within the budget. The API's and the pages' URL patterns are enumerated, so a new
+endpoint or page without a budget (or a stated reason to have none) fails here.
 """
 
 import json
@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from clusters.models import Cluster, ExecRun, PodStatus
 from planner import ipam
-from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
+from planner.models import Exclusion, InventoryImport, Node, NodeNIC, Plan, Rail
 from tests.clusters.test_rollout_query_budgets import history
 from tests.clusters.test_validation_api import _finished_run
 
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.django_db
 TABLE = json.loads((Path(__file__).parent / "query_counts.json").read_text())
 
 
-def api_names() -> set[str]:
-    from railstudio import api_urls
-
+def url_names(patterns) -> set[str]:
     names = set()
 
     def walk(patterns):
@@ -39,8 +37,22 @@ def api_names() -> set[str]:
             elif isinstance(pattern, URLPattern) and pattern.name:
                 names.add(pattern.name)
 
-    walk(api_urls.urlpatterns)
+    walk(patterns)
     return names
+
+
+def api_names() -> set[str]:
+    from railstudio import api_urls
+
+    return url_names(api_urls.urlpatterns)
+
+
+def page_names() -> set[str]:
+    """Every named route outside the API and the admin."""
+    from railstudio import urls
+
+    admin = {p for p in urls.urlpatterns if str(getattr(p, "pattern", "")).startswith("admin/")}
+    return url_names([p for p in urls.urlpatterns if p not in admin]) - api_names()
 
 
 def test_every_api_endpoint_has_a_budget_or_a_reason():
@@ -50,6 +62,12 @@ def test_every_api_endpoint_has_a_budget_or_a_reason():
     for name in api_names():
         if name.endswith(("-list", "-detail")):
             assert name in TABLE["api"], f"{name}: every list and detail endpoint has a budget"
+
+
+def test_every_page_has_a_budget_or_a_reason():
+    budgeted = set(TABLE["pages"]) | set(TABLE["pages_without_budget"])
+    assert page_names() - budgeted == set(), "give these pages a budget in query_counts.json"
+    assert budgeted - page_names() == set(), "these names are no pages (any more)"
 
 
 class World:
@@ -73,6 +91,7 @@ class World:
         self.validation = self.cluster.validations.order_by("pk").first()
         self.exec_run = self.cluster.exec_runs.order_by("pk").first()
         self.pod = self.cluster.pods.order_by("pk").first()
+        self.inventory_import = self.plan.imports.order_by("pk").first()
 
     def grow(self, count: int) -> None:
         for _ in range(count):
@@ -93,6 +112,10 @@ class World:
                 )
             history(self.cluster, self.plan, self.user, 1)
             _finished_run(self.cluster, self.plan, created_by=self.user)
+            InventoryImport.objects.create(
+                plan=self.plan, created_by=self.user, state="succeeded", filename=f"{n}.csv",
+                total=2, done=2, result={"nodes_created": 1},
+            )  # fmt: skip
             ExecRun.objects.create(
                 cluster=self.cluster, namespace="default", pod=f"pod-{n}", command="ip-addr",
                 requested_by=self.user, stdout="ok",
@@ -124,6 +147,7 @@ class World:
             "api-validation-detail": [self.validation.pk],
             "plan-manifests-api": [self.plan.slug],
             "cluster-validations": [self.cluster.pk],
+            "api-inventory-import-detail": [self.inventory_import.pk],
         }.get(name, [])
         return reverse(name, args=args)
 
@@ -137,6 +161,19 @@ class World:
             "cluster-pods": [self.cluster.pk],
             "rollout-detail": [self.rollout.pk],
             "validation-detail": [self.validation.pk],
+            "validation-live": [self.validation.pk],
+            "validation-report": [self.validation.pk],
+            "validation-json": [self.validation.pk],
+            "plan-validations": [self.plan.slug],
+            "plan-manifests-download": [self.plan.slug],
+            "node-import-job": [self.plan.slug, self.inventory_import.pk],
+            "cluster-pod": [self.cluster.pk, self.pod.namespace, self.pod.name],
+            "cluster-pods-table": [self.cluster.pk],
+            "cluster-connection": [self.cluster.pk],
+            "cluster-drift": [self.cluster.pk],
+            "cluster-discovery": [self.cluster.pk],
+            "rollout-live": [self.rollout.pk],
+            "dashboard-section": ["problems"],
         }.get(name, [])
         return reverse(name, args=args)
 

@@ -36,7 +36,7 @@ from clusters.kube import KubeError
 from clusters.models import Cluster, ExecRun, Rollout
 from clusters.pod_filters import FIELDS as POD_FILTER_FIELDS
 from clusters.pod_filters import PodFilters
-from planner import findings, inventory, yamlio
+from planner import findings, inventory, plancache, yamlio
 from planner.api.filters import PlanFilter, plan_named
 from planner.api.manifests import (
     PreflightRequestSerializer,
@@ -159,7 +159,7 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
         key = request.query_params.get("plan")
         if key:
             plan = plan_named(key)
-            body["diff"] = discovery.compare(plan.to_spec(), cluster.discovery)
+            body["diff"] = discovery.compare(plancache.spec(plan), cluster.discovery)
         return Response(body)
 
     @extend_schema(
@@ -214,7 +214,7 @@ class ClusterViewSet(IdLookupMixin, viewsets.ModelViewSet):
                 {"facts": ["The facts come from the cluster; POST /api/preflight/ takes yours."]}
             )
         key = body.validated_data.get("plan")
-        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        spec = plancache.spec(plan_by_key(key, not_found=400)) if key not in (None, "") else None
         try:
             objects = yamlio.load_documents(body.validated_data["yaml"])
         except yamlio.YamlInputError as error:

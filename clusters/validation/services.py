@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from clusters import tasks
 from clusters.models import Cluster, Validation, ValidationSchedule, ValidationState
-from clusters.services import QueueUnavailable, enqueue
 from clusters.validation import MODES, runner
 from planner import naming
 from planner.models import Plan
+from railstudio.queueing import QueueUnavailable, enqueue
 
 
 class RequestInvalid(Exception):

@@ -20,7 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from planner import findings, manifests, preflight, yamlio
+from planner import findings, manifests, plancache, preflight, yamlio
 from planner.models import Plan
 from railstudio import fields, numbers
 from railstudio.parsers import PlainTextParser, YamlTextParser
@@ -216,26 +216,46 @@ class PlanManifestsView(APIView):
         if output not in ("yaml", "json"):
             raise ValidationError({"format": ["must be yaml or json"]})
         mode, kind = params.get("mode", "nad"), params.get("kind", "bundle")
-        spec = plan_obj.to_spec()
         try:
             options = pod_options(pod_strings_from_query(params))
-            objects = render_kind(spec, mode, kind, options)
         except BundleError as error:
             raise ValidationError(error.errors) from None
-        if output == "yaml":
-            return _yaml_response(objects)
-        found = preflight.check_rendered(spec, mode, options)
-        return Response(
-            {
-                "plan": plan_obj.slug,
-                "mode": mode,
-                "kind": kind,
-                "pod_options": options,
-                "items": objects,
-                "findings": finding_dicts(found),
-                "counts": findings.counts(found),
-            }
+        revision = plancache.revision_of(plan_obj)
+        errors, body = plancache.cached(
+            plan_obj,
+            "manifests-api",
+            [output, mode, kind, options],
+            lambda: _bundle_body(plan_obj, revision, output, mode, kind, options),
+            revision,
         )
+        if errors:
+            raise ValidationError(errors)
+        if output == "yaml":
+            return HttpResponse(body, content_type=YAML_CONTENT_TYPE)
+        return Response(body)
+
+
+def _bundle_body(
+    plan: Plan, revision: str | None, output: str, mode: str, kind: str, options: dict
+):
+    """(errors, None) or (None, the YAML text or the JSON body), for plancache to keep."""
+    spec = plancache.spec(plan, revision)
+    try:
+        objects = render_kind(spec, mode, kind, options)
+    except BundleError as error:
+        return error.errors, None
+    if output == "yaml":
+        return None, yamlio.dump_all(objects)
+    found = plancache.check_rendered(plan, mode, options, revision)
+    return None, {
+        "plan": plan.slug,
+        "mode": mode,
+        "kind": kind,
+        "pod_options": options,
+        "items": objects,
+        "findings": finding_dicts(found),
+        "counts": findings.counts(found),
+    }
 
 
 def _yaml_response(objects: list[dict]) -> HttpResponse:
@@ -352,7 +372,7 @@ class PreflightView(APIView):
         body = PreflightRequestSerializer(data=_preflight_data(request))
         body.is_valid(raise_exception=True)
         key = body.validated_data.get("plan")
-        spec = plan_by_key(key, not_found=400).to_spec() if key not in (None, "") else None
+        spec = plancache.spec(plan_by_key(key, not_found=400)) if key not in (None, "") else None
         try:
             objects = yamlio.load_documents(body.validated_data["yaml"])
         except yamlio.YamlInputError as error:

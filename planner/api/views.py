@@ -1,4 +1,3 @@
-import yaml
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -15,9 +14,20 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from planner import allocation, documents, freespace, inventory, ipam, locks, services
+from planner import (
+    allocation,
+    documents,
+    exports,
+    freespace,
+    import_jobs,
+    inventory,
+    ipam,
+    locks,
+    services,
+)
 from planner.api import responses
 from planner.api.filters import ExclusionFilter, NodeFilter, NodeNICFilter, RailFilter
+from planner.api.imports import InventoryImportSerializer
 from planner.api.serializers import (
     AllocateSerializer,
     ExclusionSerializer,
@@ -97,11 +107,12 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def utilization(self, request, pk=None):
         plan = self.get_object()
+        states = services.rail_states(plan)
         return Response(
             {
                 "plan": plan.id,
-                "rails": services.rail_usages(plan),
-                "warnings": services.plan_warnings(plan),
+                "rails": services.usages(states),
+                "warnings": services.capacity_warnings(states),
             }
         )
 
@@ -119,14 +130,8 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
         if output not in ("yaml", "json"):
             raise ValidationError({"format": ["must be yaml or json"]})
         plan = self.get_object()
-        document = documents.export_plan(plan)
-        if output == "json":
-            response = Response(document)
-        else:
-            response = HttpResponse(
-                yaml.safe_dump(document, sort_keys=False, default_flow_style=False),
-                content_type="application/yaml",
-            )
+        content_type = "application/json" if output == "json" else "application/yaml"
+        response = HttpResponse(exports.export_text(plan, output), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{plan.slug}.{output}"'
         return response
 
@@ -176,7 +181,13 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             "application/yaml": OpenApiTypes.STR,
             "text/plain": OpenApiTypes.STR,
         },
-        responses={200: responses.ImportCountsSerializer},
+        responses={
+            200: responses.ImportCountsSerializer,
+            202: OpenApiResponse(
+                InventoryImportSerializer,
+                "a file over RAILSTUDIO_SYNC_IMPORT_BYTES: queued; poll `url`",
+            ),
+        },
     )
     @action(
         detail=True,
@@ -198,6 +209,11 @@ class PlanViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
             text, filename = body.validated_data["text"], body.validated_data.get("filename", "")
         else:
             raise ValidationError({"file": ['Upload a CSV or YAML file, or send {"text": ...}.']})
+        if import_jobs.runs_in_worker(text):
+            body = import_jobs.status(import_jobs.start(plan, text, filename, request.user))
+            return Response(
+                body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
+            )
         try:
             counts = inventory.import_nodes(plan, inventory.parse(text, filename))
         except inventory.InventoryError as error:
