@@ -5,7 +5,12 @@ planner  viewer + edits plans (every model of the planner app);
 operator planner + registers clusters, rolls out and rolls back (every permission of clusters).
 """
 
+import functools
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 
 VIEWER, PLANNER, OPERATOR = "viewer", "planner", "operator"
 ROLES = (VIEWER, PLANNER, OPERATOR)
@@ -19,7 +24,50 @@ ROLE_PERMISSION = {
 
 
 def has_role(user, role: str) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(ROLE_PERMISSION[role]))
+    return bool(user and user.is_authenticated and role in roles_of(user))
+
+
+def roles_of(user) -> frozenset[str]:
+    """The roles an authenticated user holds, as Django's ModelBackend would grant their
+    permissions (active users; their own or their groups' permissions; superusers all), in one
+    query, remembered on the user object for the rest of the request."""
+    roles = getattr(user, "_railstudio_roles", None)
+    if roles is None:
+        roles = user._railstudio_roles = _roles_from_database(user)
+    return roles
+
+
+def _roles_from_database(user) -> frozenset[str]:
+    if not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(ROLES)
+    with connection.cursor() as cursor:
+        sql, params = _role_query()
+        cursor.execute(sql, [*params, user.pk, user.pk])
+        held = {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
+    return frozenset(role for role, permission in ROLE_PERMISSION.items() if permission in held)
+
+
+@functools.cache
+def _role_query() -> tuple[str, list[str]]:
+    """Which of the role permissions a user holds, own or through a group: one query, written
+    out because the ORM's query building cost more than the query on every API request."""
+    User = get_user_model()
+    permission, content_type = Permission._meta.db_table, ContentType._meta.db_table
+    own = User.user_permissions.through._meta.db_table
+    groups = User.groups.through._meta.db_table
+    group_permissions = Group.permissions.through._meta.db_table
+    wanted = " OR ".join(["(ct.app_label = %s AND p.codename = %s)"] * len(ROLE_PERMISSION))
+    sql = (
+        f"SELECT ct.app_label, p.codename FROM {permission} p "
+        f"JOIN {content_type} ct ON ct.id = p.content_type_id WHERE ({wanted}) AND ("
+        f"p.id IN (SELECT permission_id FROM {own} WHERE user_id = %s) OR "
+        f"p.id IN (SELECT gp.permission_id FROM {group_permissions} gp "
+        f"JOIN {groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s))"
+    )
+    params = [part for value in ROLE_PERMISSION.values() for part in value.split(".")]
+    return sql, params
 
 
 def _permissions(app_label: str, codename_prefix: str | None = None):
