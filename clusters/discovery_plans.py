@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-import yaml
-
 from clusters import discovery
 from planner import inventory, plancache
 from planner.models import Node, NodeNIC, Plan, Rail
@@ -100,4 +98,4 @@ def import_discovered(plan, discovered: list[dict]) -> dict[str, int]:
     """Write the discovered nodes and NICs into the plan's inventory, through the same checks as
     an uploaded file (raises inventory.InventoryError naming each refused field)."""
     documents = discovery.inventory_nodes(plancache.spec(plan), discovered)
-    return inventory.import_nodes(plan, inventory.parse_yaml(yaml.safe_dump(documents)))
+    return inventory.import_nodes(plan, inventory.parse_documents(documents))

@@ -122,6 +122,12 @@ def parse_yaml(text: str) -> list[ParsedNode]:
         document = datalimits.load_yaml(text)
     except datalimits.LimitError as error:
         raise InventoryError({"file": [f"Not valid YAML or JSON: {error}"]}) from None
+    return parse_documents(document)
+
+
+def parse_documents(document) -> list[ParsedNode]:
+    """Nodes from data already read (a YAML file's content, or discovered nodes): a list of
+    node mappings, or a mapping with `nodes`."""
     if isinstance(document, dict):
         document = document.get("nodes")
     if not isinstance(document, list):

@@ -5,7 +5,7 @@ cluster's facts (clusters.lint_views) passes them in."""
 from __future__ import annotations
 
 from planner import findings, plancache, preflight, yamlio
-from planner.api.manifests import safe_preflight
+from planner.api.preflight_io import safe_preflight
 from planner.models import Plan
 from railstudio import numbers, uploads
 

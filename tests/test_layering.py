@@ -13,6 +13,7 @@ PLANNER_VIEWS = {
     "planner.urls",
     "planner.manifest_urls",
     "planner.api.views",
+    "planner.api.manifests",
     "planner.api.urls",
     "planner.api.manifest_urls",
 }

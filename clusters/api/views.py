@@ -38,7 +38,7 @@ from clusters.pod_filters import FIELDS as POD_FILTER_FIELDS
 from clusters.pod_filters import PodFilters
 from planner import findings, inventory, plancache, yamlio
 from planner.api.filters import PlanFilter, plan_named
-from planner.api.manifests import (
+from planner.api.preflight_io import (
     PreflightRequestSerializer,
     PreflightResultSerializer,
     finding_dicts,

@@ -3,7 +3,7 @@ only to describe; the views build these bodies as plain dicts)."""
 
 from rest_framework import serializers
 
-from planner.api.manifests import FindingSerializer
+from planner.api.preflight_io import FindingSerializer
 from railstudio import fields
 
 
