@@ -153,13 +153,16 @@ def _plan_name_findings(rails: list[RailSpec]) -> list[Finding]:
 def _nic_findings(plan: PlanSpec, rails: list[RailSpec]) -> list[Finding]:
     if not plan.nodes:
         return []
+    with_nic: dict[int, set[str]] = {rail.index: set() for rail in rails}
+    vf_counts: dict[int, Counter] = {rail.index: Counter() for rail in rails}
+    for node in plan.nodes:  # one pass over every NIC, whatever the number of rails
+        for nic in node.nics:
+            if nic.rail_index in with_nic:
+                with_nic[nic.rail_index].add(node.name)
+                vf_counts[nic.rail_index][nic.vf_count] += 1
     found = []
     for rail in rails:
-        without = [
-            node.name
-            for node in plan.nodes
-            if not any(nic.rail_index == rail.index for nic in node.nics)
-        ]
+        without = [node.name for node in plan.nodes if node.name not in with_nic[rail.index]]
         if without:
             shown = ", ".join(without[:5]) + (" ..." if len(without) > 5 else "")
             found.append(
@@ -172,12 +175,10 @@ def _nic_findings(plan: PlanSpec, rails: list[RailSpec]) -> list[Finding]:
                     "Record each node's NIC for the rail (PF name, PCI address, NUMA node).",
                 )
             )
-        vf_counts = Counter(
-            nic.vf_count for node in plan.nodes for nic in node.nics if nic.rail_index == rail.index
-        )
-        if len(vf_counts) > 1:
+        counts = vf_counts[rail.index]
+        if len(counts) > 1:
             spread = ", ".join(
-                f"{count} VFs on {nodes} node(s)" for count, nodes in sorted(vf_counts.items())
+                f"{count} VFs on {nodes} node(s)" for count, nodes in sorted(counts.items())
             )
             found.append(
                 finding(
