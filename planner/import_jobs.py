@@ -19,7 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from planner import inventory
+from planner import inventory, warming
 from planner.models import ImportState, InventoryImport, Plan
 from railstudio import db_errors
 from railstudio.queueing import QueueUnavailable, enqueue
@@ -142,18 +142,5 @@ def run(job_id: int) -> str:
         _finish(job_id, ImportState.FAILED, errors={"file": ["The import failed unexpectedly."]})
     else:
         _finish(job_id, ImportState.SUCCEEDED, result=counts, done=total, total=total)
-        warm(job.plan)
+        warming.warm(job.plan)
     return InventoryImport.objects.values_list("state", flat=True).get(pk=job_id)
-
-
-def warm(plan: Plan) -> None:
-    """Compute what the plan's pages show first (planner.plancache), so the first look after a
-    big import is as quick as the next ones."""
-    from planner import services
-    from planner.manifest_views import Controls, manifests_context
-
-    try:
-        services.rail_states(plan)
-        manifests_context(plan, Controls())
-    except Exception:  # a courtesy: the pages compute it themselves when asked
-        logger.warning("cannot warm the cache of plan %s", plan.pk, exc_info=True)

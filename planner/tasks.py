@@ -16,3 +16,14 @@ def run_inventory_import(job_id: int) -> str:
     from planner import import_jobs
 
     return import_jobs.run(job_id)
+
+
+@shared_task
+def warm_plan(plan_id: int) -> bool:
+    """Compute a changed big plan's first views (planner.warming)."""
+    from planner import warming
+
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is not None:
+        warming.warm(plan)
+    return plan is not None

@@ -26,6 +26,7 @@ MAX_BODY_BYTES = env.integer("RAILSTUDIO_MAX_BODY_BYTES", 10 * 1024 * 1024, low=
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # Inventory imports of a bigger file run in a worker (planner.import_jobs): 202 and a job to poll.
 INVENTORY_SYNC_BYTES = env.integer("RAILSTUDIO_SYNC_IMPORT_BYTES", 64 * 1024)
+PLAN_WARM_MIN_NICS = env.integer("RAILSTUDIO_WARM_MIN_NICS", 4096)
 
 # Behind HTTPS (RAILSTUDIO_HTTPS=1): HSTS, secure cookies, redirect http -> https.
 HTTPS = env.flag("RAILSTUDIO_HTTPS")
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "railstudio.middleware.LoginRequiredMiddleware",
     "railstudio.middleware.QueueUnavailableMiddleware",
+    "planner.warming.WarmChangedPlansMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",

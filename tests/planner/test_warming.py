@@ -1,0 +1,51 @@
+"""A write to a big plan queues the computing of its first views (planner.warming), so the
+first look after a change is served from the cache; small plans and failed writes queue
+nothing. A real Celery worker runs the task."""
+
+import pytest
+
+from planner import plancache, revisions, warming
+from planner.manifest_views import Controls
+from planner.models import NodeNIC
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)  # each request commits, as in production
+
+
+def manifests_cached(plan) -> bool:
+    revision = revisions.current(plan.pk)[0]
+    key = plancache.key(plan.pk, revision, "manifests-page", Controls().query())
+    return plancache._get(key) is not plancache.MISSING
+
+
+def test_a_change_to_a_big_plan_is_computed_by_a_worker(
+    seed_plan, planner_api, celery_worker_thread, settings
+):
+    nics = NodeNIC.objects.filter(rail__plan=seed_plan).count()
+    assert nics > 0
+    settings.PLAN_WARM_MIN_NICS = nics  # the seed plan counts as big here
+    rail = seed_plan.rails.get(index=3)
+    response = planner_api.post(
+        "/api/exclusions/", {"rail": rail.pk, "cidr": "10.53.200.0/24"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert wait_for(lambda: manifests_cached(seed_plan), timeout=30)
+
+
+def test_small_plans_and_refused_writes_queue_nothing(seed_plan, planner_api, settings):
+    nics = NodeNIC.objects.filter(rail__plan=seed_plan).count()
+    settings.PLAN_WARM_MIN_NICS = nics + 1
+    before = warming.last_change_id()
+    rail = seed_plan.rails.get(index=3)
+    response = planner_api.post(
+        "/api/exclusions/", {"rail": rail.pk, "cidr": "10.53.201.0/24"}, format="json"
+    )
+    assert response.status_code == 201
+    assert warming.plans_changed_since(before) == [seed_plan.pk]
+    assert warming.queue_warm([seed_plan.pk]) == []  # too small: computed quickly when asked
+    before = warming.last_change_id()
+    refused = planner_api.post(
+        "/api/exclusions/", {"rail": rail.pk, "cidr": "10.99.0.0/24"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert warming.plans_changed_since(before) == []
