@@ -37,14 +37,18 @@ def big_enough(plan_id: int) -> bool:
 
 
 def warm(plan: Plan) -> None:
-    """Compute the plan's first views: its rail figures and the Manifests tab's default view
-    (spec, bundle and preflight with it)."""
-    from planner import services
+    """Compute the plan's first views: its rail figures, the Manifests tab's default view
+    (spec, bundle and preflight with it), the manifests API's default answers, the export."""
+    from planner import exports, services
+    from planner.api.manifests import cached_bundle_body, pod_options
     from planner.manifest_views import Controls, manifests_context
 
     try:
         services.rail_states(plan)
         manifests_context(plan, Controls())
+        for output in ("yaml", "json"):
+            cached_bundle_body(plan, output, "nad", "bundle", pod_options({}))
+        exports.export_text(plan, "yaml")
     except Exception:  # a courtesy: the pages compute it themselves when asked
         logger.warning("cannot warm the cache of plan %s", plan.pk, exc_info=True)
 

@@ -203,19 +203,24 @@ class PlanManifestsView(APIView):
             options = pod_options(pod_strings_from_query(params))
         except BundleError as error:
             raise ValidationError(error.errors) from None
-        revision = plancache.revision_of(plan_obj)
-        errors, body = plancache.cached(
-            plan_obj,
-            "manifests-api",
-            [output, mode, kind, options],
-            lambda: _bundle_body(plan_obj, revision, output, mode, kind, options),
-            revision,
-        )
+        errors, body = cached_bundle_body(plan_obj, output, mode, kind, options)
         if errors:
             raise ValidationError(errors)
         if output == "yaml":
             return HttpResponse(body, content_type=YAML_CONTENT_TYPE)
         return Response(body)
+
+
+def cached_bundle_body(plan: Plan, output: str, mode: str, kind: str, options: dict):
+    """What the manifests API answers for these parameters, kept per plan revision."""
+    revision = plancache.revision_of(plan)
+    return plancache.cached(
+        plan,
+        "manifests-api",
+        [output, mode, kind, options],
+        lambda: _bundle_body(plan, revision, output, mode, kind, options),
+        revision,
+    )
 
 
 def _bundle_body(

@@ -5,6 +5,7 @@ nothing. A real Celery worker runs the task."""
 import pytest
 
 from planner import plancache, revisions, warming
+from planner.api.manifests import pod_options, pod_strings_from_query
 from planner.manifest_views import Controls
 from planner.models import NodeNIC
 from tests.helpers import wait_for
@@ -13,13 +14,21 @@ pytestmark = pytest.mark.django_db(transaction=True)  # each request commits, as
 
 
 def manifests_cached(plan) -> bool:
+    """The Manifests tab's default view and the manifests API's default answer, at the plan's
+    current revision."""
     revision = revisions.current(plan.pk)[0]
-    key = plancache.key(plan.pk, revision, "manifests-page", Controls().query())
-    return plancache._get(key) is not plancache.MISSING
+    keys = [
+        plancache.key(plan.pk, revision, "manifests-page", Controls().query()),
+        plancache.key(
+            plan.pk, revision, "manifests-api",
+            ["yaml", "nad", "bundle", pod_options(pod_strings_from_query({}))],
+        ),
+    ]  # fmt: skip
+    return all(plancache._get(key) is not plancache.MISSING for key in keys)
 
 
 def test_a_change_to_a_big_plan_is_computed_by_a_worker(
-    seed_plan, planner_api, celery_worker_thread, settings
+    seed_plan, planner_api, celery_worker_thread, settings, monkeypatch
 ):
     nics = NodeNIC.objects.filter(rail__plan=seed_plan).count()
     assert nics > 0
@@ -30,6 +39,14 @@ def test_a_change_to_a_big_plan_is_computed_by_a_worker(
     )
     assert response.status_code == 201, response.json()
     assert wait_for(lambda: manifests_cached(seed_plan), timeout=30)
+    calls = []
+    real = plancache.spec
+    monkeypatch.setattr(
+        plancache, "spec", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
+    )
+    answer = planner_api.get(f"/api/plans/{seed_plan.pk}/manifests/?format=yaml")
+    assert answer.status_code == 200 and "10.53.200.0/24" in answer.content.decode()
+    assert calls == []  # served from what the worker computed
 
 
 def test_small_plans_and_refused_writes_queue_nothing(seed_plan, planner_api, settings):
