@@ -70,6 +70,60 @@ def _role_query() -> tuple[str, list[str]]:
     return sql, params
 
 
+def user_by_token(key: str):
+    """(user, token) for an API token, the user's roles read with it (one query in all);
+    None when no token has this key."""
+    from rest_framework.authtoken.models import Token
+
+    User = get_user_model()
+    sql, params = _token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_fields = [field.attname for field in User._meta.concrete_fields]
+    count = len(user_fields)
+    user = User.from_db(connection.alias, user_fields, row[:count])
+    token = Token.from_db(connection.alias, ["key", "user_id", "created"], row[count : count + 3])
+    token.user = user
+    flags = row[count + 3 :]
+    held = {role for role, flag in zip(ROLE_PERMISSION, flags, strict=True) if flag}
+    user._railstudio_roles = (
+        frozenset() if not user.is_active
+        else frozenset(ROLES) if user.is_superuser
+        else frozenset(held)
+    )  # fmt: skip
+    return user, token
+
+
+@functools.cache
+def _token_query() -> tuple[str, list[str]]:
+    from rest_framework.authtoken.models import Token
+
+    User = get_user_model()
+    permission, content_type = Permission._meta.db_table, ContentType._meta.db_table
+    own = User.user_permissions.through._meta.db_table
+    groups = User.groups.through._meta.db_table
+    group_permissions = Group.permissions.through._meta.db_table
+    holds = (
+        f"EXISTS (SELECT 1 FROM {permission} p JOIN {content_type} ct "
+        "ON ct.id = p.content_type_id WHERE ct.app_label = %s AND p.codename = %s AND ("
+        f"p.id IN (SELECT permission_id FROM {own} WHERE user_id = u.id) OR "
+        f"p.id IN (SELECT gp.permission_id FROM {group_permissions} gp "
+        f"JOIN {groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id)))"
+    )
+    columns = ", ".join(f"u.{field.column}" for field in User._meta.concrete_fields)
+    flags = ", ".join([holds] * len(ROLE_PERMISSION))
+    sql = (
+        f"SELECT {columns}, t.key, t.user_id, t.created, {flags} "
+        f"FROM {Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id "
+        "WHERE t.key = %s"
+    )
+    params = [part for value in ROLE_PERMISSION.values() for part in value.split(".")]
+    return sql, params
+
+
 def _permissions(app_label: str, codename_prefix: str | None = None):
     perms = Permission.objects.filter(content_type__app_label=app_label)
     if codename_prefix:

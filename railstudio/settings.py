@@ -186,7 +186,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an unauthenticated request gets 401 with WWW-Authenticate: Token.
-        "rest_framework.authentication.TokenAuthentication",
+        "railstudio.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["railstudio.permissions.RolePermission"],
@@ -222,7 +222,7 @@ SPECTACULAR_SETTINGS = {
     # The schema is for logged-in users and token holders, as every page is.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
-        "rest_framework.authentication.TokenAuthentication",
+        "railstudio.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
 }
