@@ -23,7 +23,4 @@ def warm_plan(plan_id: int) -> bool:
     """Compute a changed big plan's first views (planner.warming)."""
     from planner import warming
 
-    plan = Plan.objects.filter(pk=plan_id).first()
-    if plan is not None:
-        warming.warm(plan)
-    return plan is not None
+    return warming.run(plan_id)

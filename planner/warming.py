@@ -2,9 +2,11 @@
 after a change is as quick as the next ones (planner.plancache keeps it by revision).
 
 The middleware notes the last recorded plan change (planner.revisions) before a write request,
-and after it succeeded, queues `planner.tasks.warm_plan` for every plan changed since that has
-at least settings.PLAN_WARM_MIN_NICS NICs; smaller plans compute their pages quickly enough
-when asked. Queueing is best effort: a broker that cannot take it costs nothing but the warmth.
+and after it succeeded, queues `planner.tasks.warm_plan` for every plan changed since, unless one
+is queued already for that plan (it computes the plan as it is when it runs). The task warms
+plans of at least settings.PLAN_WARM_MIN_NICS NICs; smaller ones compute their pages quickly
+enough when asked. Queueing is best effort: a broker that cannot take it costs only the warmth.
+A write request pays two small queries and, per changed plan, one cache write.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from planner.models import NodeNIC, Plan
 
 logger = logging.getLogger(__name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+PENDING_SECONDS = 300  # a lost task (a worker gone) holds a plan's warming back this long
 
 
 def last_change_id() -> int:
@@ -53,22 +57,40 @@ def warm(plan: Plan) -> None:
         logger.warning("cannot warm the cache of plan %s", plan.pk, exc_info=True)
 
 
+def pending_key(plan_id: int) -> str:
+    return f"planner:warm-pending:{plan_id}"
+
+
 def queue_warm(plan_ids: list[int]) -> list[int]:
-    """Queue a warm task for each big plan; the ids queued."""
+    """Queue a warm task for each plan that has none queued; the ids queued."""
     from planner import tasks
     from railstudio.queueing import QueueUnavailable, enqueue
 
     queued = []
     for plan_id in plan_ids:
-        if not big_enough(plan_id):
-            continue
         try:
+            if not cache.add(pending_key(plan_id), 1, PENDING_SECONDS):
+                continue
             enqueue(lambda plan_id=plan_id: tasks.warm_plan.delay(plan_id))
         except QueueUnavailable:
+            cache.delete(pending_key(plan_id))
             logger.warning("cannot queue the warming of plan %s", plan_id)
+            return queued
+        except Exception:  # the cache is down: no warming, the pages compute when asked
+            logger.warning("cannot queue the warming of plan %s", plan_id, exc_info=True)
             return queued
         queued.append(plan_id)
     return queued
+
+
+def run(plan_id: int) -> bool:
+    """The task: warm the plan as it is now, if it is big enough; whether it did."""
+    cache.delete(pending_key(plan_id))  # changes from now on queue another run
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None or not big_enough(plan_id):
+        return False
+    warm(plan)
+    return True
 
 
 class WarmChangedPlansMiddleware:

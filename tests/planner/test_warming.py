@@ -3,8 +3,9 @@ first look after a change is served from the cache; small plans and failed write
 nothing. A real Celery worker runs the task."""
 
 import pytest
+from django.core.cache import cache
 
-from planner import plancache, revisions, warming
+from planner import plancache, revisions, tasks, warming
 from planner.api.manifests import pod_options, pod_strings_from_query
 from planner.manifest_views import Controls
 from planner.models import NodeNIC
@@ -49,7 +50,9 @@ def test_a_change_to_a_big_plan_is_computed_by_a_worker(
     assert calls == []  # served from what the worker computed
 
 
-def test_small_plans_and_refused_writes_queue_nothing(seed_plan, planner_api, settings):
+def test_small_plans_are_not_warmed_and_refused_writes_queue_nothing(
+    seed_plan, planner_api, settings
+):
     nics = NodeNIC.objects.filter(rail__plan=seed_plan).count()
     settings.PLAN_WARM_MIN_NICS = nics + 1
     before = warming.last_change_id()
@@ -59,10 +62,20 @@ def test_small_plans_and_refused_writes_queue_nothing(seed_plan, planner_api, se
     )
     assert response.status_code == 201
     assert warming.plans_changed_since(before) == [seed_plan.pk]
-    assert warming.queue_warm([seed_plan.pk]) == []  # too small: computed quickly when asked
+    assert tasks.warm_plan(seed_plan.pk) is False  # too small: computed quickly when asked
+    assert not manifests_cached(seed_plan)
     before = warming.last_change_id()
     refused = planner_api.post(
         "/api/exclusions/", {"rail": rail.pk, "cidr": "10.99.0.0/24"}, format="json"
     )
     assert refused.status_code == 400
     assert warming.plans_changed_since(before) == []
+
+
+def test_one_warming_is_queued_per_plan_until_it_runs(seed_plan, settings, celery_broker):
+    settings.PLAN_WARM_MIN_NICS = 1
+    cache.delete(warming.pending_key(seed_plan.pk))
+    assert warming.queue_warm([seed_plan.pk]) == [seed_plan.pk]
+    assert warming.queue_warm([seed_plan.pk]) == []  # the queued one computes the latest
+    assert warming.run(seed_plan.pk) is True and manifests_cached(seed_plan)
+    assert warming.queue_warm([seed_plan.pk]) == [seed_plan.pk]  # ran: the next change queues
