@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 
 from planner import ipam, naming
@@ -49,10 +49,15 @@ class Plan(models.Model):
         super().save(*args, **kwargs)
         self._loaded_templates = templates
         if renamed:
-            rails = list(self.rails.all())
-            for rail in rails:
-                rail.refresh_names(self)
-            Rail.objects.bulk_update(rails, ["nad_name", "interface_name"], batch_size=500)
+            # The rails locked in index order first (planner.locks' order): the UPDATE alone
+            # would lock them in the order it finds them, and deadlock with an allocation.
+            with transaction.atomic():
+                rails = list(
+                    self.rails.select_for_update(no_key=True, of=("self",)).order_by("index", "pk")
+                )
+                for rail in rails:
+                    rail.refresh_names(self)
+                Rail.objects.bulk_update(rails, ["nad_name", "interface_name"], batch_size=500)
 
     def get_absolute_url(self):
         return reverse("plan-detail", args=[self.slug])

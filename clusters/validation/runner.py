@@ -131,10 +131,19 @@ def cancel(validation: Validation) -> Validation:
 
 
 def _finish(validation: Validation, state: str, message: str) -> None:
+    """End the run, unless something else ended it first (reaped as lost: keep its word)."""
     validation.state = state
     validation.message = message
     validation.finished_at = timezone.now()
-    validation.save(update_fields=["state", "message", "finished_at", "progress"])
+    Validation.objects.filter(pk=validation.pk, state__in=VALIDATION_ACTIVE_STATES).update(
+        state=state, message=message, finished_at=validation.finished_at,
+        progress=validation.progress,
+    )  # fmt: skip
+
+
+class Lost(Exception):
+    """The run was ended while this worker still ran it (reaped as lost after its heartbeat
+    stopped for too long): stop, remove the probe, leave the record as it is."""
 
 
 def execute(validation_id: int) -> str:
@@ -158,6 +167,8 @@ def execute(validation_id: int) -> str:
                 run.go()
             finally:
                 run.cleanup()
+    except Lost:
+        return Validation.objects.values_list("state", flat=True).get(pk=validation_id)
     except Cancelled:
         _finish(validation, ValidationState.CANCELLED, "Cancelled; the probe was removed.")
     except _Failure as failure:
@@ -223,7 +234,11 @@ class Run:
             "phase": phase, "label": PHASES[phase], "done": done, "total": total,
             "percent": min(percent, 99),
         }  # fmt: skip
-        Validation.objects.filter(pk=self.validation.pk).update(progress=self.validation.progress)
+        written = Validation.objects.filter(
+            pk=self.validation.pk, state=ValidationState.RUNNING
+        ).update(progress=self.validation.progress)
+        if not written:
+            raise Lost()
         if Validation.objects.filter(pk=self.validation.pk, cancel_requested=True).exists():
             raise Cancelled()
 
@@ -716,6 +731,11 @@ class Run:
             for i in range(count)
         }
         with transaction.atomic():
+            running = Validation.objects.select_for_update().filter(
+                pk=validation.pk, state=ValidationState.RUNNING
+            )
+            if not running.exists():
+                raise Lost()
             validation.rails.all().delete()
             ValidationRail.objects.bulk_create(
                 [

@@ -143,3 +143,21 @@ def test_a_killed_worker_mid_validation_unlocks_its_cluster(
         assert probe.name_for(run_id) in lost.message
     finally:
         stop_workers(worker)
+
+
+@pytest.mark.django_db
+def test_a_worker_back_after_its_run_was_reaped_leaves_the_record_alone(
+    lab_cluster, seed_plan, settings
+):
+    """A worker that was only stuck (not dead) finds its run ended: its next progress write
+    stops it (the probe is removed on the way out) and its result is not written over the
+    reason the run ended."""
+    settings.ROLLOUT_STALE_SECONDS = 60
+    stuck = _running(lab_cluster, seed_plan, quiet_seconds=120)
+    held_by_the_worker = Validation.objects.get(pk=stuck.pk)
+    assert liveness.reap() == 1
+    with pytest.raises(runner.Lost):
+        runner.Run(held_by_the_worker).progress("icmp", force=True)
+    runner._finish(held_by_the_worker, "succeeded", "All 8 rails carry traffic.")
+    stuck.refresh_from_db()
+    assert stuck.state == "failed" and stuck.message.startswith("Interrupted:")
