@@ -147,25 +147,22 @@ def superseded(record: Rollout) -> bool:
     return Rollout.objects.filter(cluster_id=record.cluster_id, pk__gt=record.pk).exists()
 
 
-class Heartbeat:
-    """While the work runs: beat every beat_seconds(), and notice a cancel request or that the
-    rollout was taken away (reaped as interrupted while this worker was merely stuck)."""
+class Beating:
+    """Calls beat() every beat_seconds() in a thread beside the work, inside `with`. Inside a
+    transaction nobody could see the beats, so none are made there."""
 
-    def __init__(self, rollout_id: int):
-        self.rollout_id = rollout_id
-        self.reason: str | None = None  # CANCELLED or LOST once the work must stop
+    thread_name = "heartbeat"
+
+    def __init__(self):
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def stopped(self) -> bool:
-        return self.reason is not None
+    def beat(self) -> None:
+        raise NotImplementedError
 
-    def __enter__(self) -> Heartbeat:
-        if not connection.in_atomic_block:  # inside a transaction nobody could see the beats
-            self._thread = threading.Thread(
-                target=self._run, name=f"rollout-{self.rollout_id}-heartbeat", daemon=True
-            )
+    def __enter__(self):
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
         return self
 
@@ -173,6 +170,31 @@ class Heartbeat:
         self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self._done.wait(beat_seconds()):
+                try:
+                    self.beat()
+                except Exception:  # a database hiccup: the next beat tries again
+                    continue
+        finally:
+            connection.close()
+
+
+class Heartbeat(Beating):
+    """While the work runs: beat every beat_seconds(), and notice a cancel request or that the
+    rollout was taken away (reaped as interrupted while this worker was merely stuck)."""
+
+    def __init__(self, rollout_id: int):
+        super().__init__()
+        self.rollout_id = rollout_id
+        self.thread_name = f"rollout-{rollout_id}-heartbeat"
+        self.reason: str | None = None  # CANCELLED or LOST once the work must stop
+
+    @property
+    def stopped(self) -> bool:
+        return self.reason is not None
 
     def beat(self) -> None:
         beaten = Rollout.objects.filter(pk=self.rollout_id, state=RolloutState.RUNNING).update(
@@ -187,13 +209,3 @@ class Heartbeat:
             self.reason = self.reason or CANCELLED
         elif not beaten and state is not None and state != RolloutState.RUNNING:
             self.reason = self.reason or LOST
-
-    def _run(self) -> None:
-        try:
-            while not self._done.wait(beat_seconds()):
-                try:
-                    self.beat()
-                except Exception:  # a database hiccup: the next beat tries again
-                    continue
-        finally:
-            connection.close()

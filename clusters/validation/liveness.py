@@ -9,13 +9,10 @@ Celery beat.
 
 from __future__ import annotations
 
-import threading
-
-from django.db import connection
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clusters.liveness import beat_seconds, stale_after
+from clusters.liveness import Beating, stale_after
 from clusters.models import Validation, ValidationState
 from clusters.validation import probe
 
@@ -56,39 +53,19 @@ def lost_message(run: Validation, now, lead: str = "Interrupted") -> str:
     )
 
 
-class Heartbeat:
+class Heartbeat(Beating):
     """Beat every beat_seconds() while the run goes on, in a thread beside it."""
 
     def __init__(self, validation_id: int):
+        super().__init__()
         self.validation_id = validation_id
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.thread_name = f"validation-{validation_id}-heartbeat"
 
     def __enter__(self) -> Heartbeat:
         self.beat()
-        if not connection.in_atomic_block:  # inside a transaction nobody could see the beats
-            self._thread = threading.Thread(
-                target=self._run, name=f"validation-{self.validation_id}-heartbeat", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        return super().__enter__()
 
     def beat(self) -> None:
         Validation.objects.filter(pk=self.validation_id, state=ValidationState.RUNNING).update(
             heartbeat_at=timezone.now()
         )
-
-    def _run(self) -> None:
-        try:
-            while not self._done.wait(beat_seconds()):
-                try:
-                    self.beat()
-                except Exception:  # a database hiccup: the next beat tries again
-                    continue
-        finally:
-            connection.close()
