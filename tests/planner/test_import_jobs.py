@@ -139,3 +139,28 @@ def test_a_finished_import_leaves_the_plans_first_pages_computed(big_plan, as_vi
     page = as_viewer.get(f"/plans/{big_plan.slug}/manifests/")
     assert page.status_code == 200
     assert "sriov-rail-0" in page.content.decode()
+
+
+def test_a_big_import_answers_503_when_the_broker_is_down_and_the_job_says_why(
+    big_plan, planner_api
+):
+    from railstudio.celery import app
+    from tests.clusters.test_broker_down import _use_broker
+    from tests.conftest import _reset_connections
+
+    saved = _use_broker(app, "redis://127.0.0.1:1/0", broker_transport_options={})
+    try:
+        response = planner_api.post(
+            f"/api/plans/{big_plan.slug}/import-nodes/",
+            inventory_csv(300, 8),
+            content_type="text/csv",
+        )
+    finally:
+        app.conf.update(saved)
+        _reset_connections(app)
+    assert response.status_code == 503, response.content
+    job = InventoryImport.objects.get(plan=big_plan)
+    assert job.state == ImportState.FAILED
+    assert "cannot be reached" in job.errors["queue"][0]
+    assert job.text == ""
+    assert not Node.objects.filter(plan=big_plan).exists()
