@@ -3,7 +3,7 @@ from django.db import models, transaction
 from django.urls import reverse
 
 from planner import ipam, naming
-from planner.planspec import ExclusionSpec, PlanSpec, RailSpec
+from planner.planspec import PlanSpec
 
 
 class CNIType(models.TextChoices):
@@ -162,21 +162,6 @@ class Rail(models.Model):
             range_end=self.range_end,
         )
 
-    def to_spec(self, exclusions: tuple[ExclusionSpec, ...]) -> RailSpec:
-        return RailSpec(
-            index=self.index,
-            subnet=self.subnet,
-            nad_name=self.nad_name,
-            resource_name=self.resource_name,
-            interface_name=self.interface_name,
-            gateway=self.gateway,
-            vlan=self.vlan,
-            range_start=self.range_start,
-            range_end=self.range_end,
-            routes=tuple(self.routes or ()),
-            exclusions=exclusions,
-        )
-
 
 class ExclusionPurpose(models.TextChoices):
     INFRASTRUCTURE = "infrastructure", "Infrastructure"
@@ -248,15 +233,6 @@ class Exclusion(models.Model):
         if self.cidr:
             return ipam.span_of(self.cidr)
         return ipam.range_span(self.start, self.end)
-
-    def to_spec(self) -> ExclusionSpec:
-        return ExclusionSpec(
-            cidr=self.cidr or None,
-            start=None if self.cidr else self.start,
-            end=None if self.cidr else self.end,
-            purpose=self.purpose,
-            note=self.note,
-        )
 
 
 class Node(models.Model):
