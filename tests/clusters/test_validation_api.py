@@ -277,3 +277,15 @@ def test_the_plan_validations_page_lists_the_plans_runs_on_every_cluster(
     )
     assert refused.redirect_chain[-1][0] == url
     assert "cluster: choose a cluster the plan is bound to." in refused.content.decode()
+
+
+def test_the_plan_validations_page_refuses_what_it_should(client, planner_user, cluster, seed_plan):
+    url = f"/plans/{seed_plan.slug}/validations/"
+    assert client.get(url).status_code == 302  # not logged in: to the login page
+    client.force_login(planner_user)
+    assert client.get("/plans/no-such-plan/validations/").status_code == 404
+    for page in ("abc", "999999999", "-1", "1" * 40):
+        assert client.get(url, {"page": page}).status_code == 200, page
+    start = client.post(f"/plans/{seed_plan.slug}/validations/start/", {"cluster": cluster.pk})
+    assert start.status_code == 403  # a planner may read runs, not start them
+    assert not Validation.objects.exists()
