@@ -164,9 +164,13 @@ def start_server(bench_url: str, port: int, access_log: Path) -> subprocess.Pope
     raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
 
-def nodes_csv(prefix: str, count: int, rails: int) -> str:
-    lines = ["node,rail"]
-    lines += [f"{prefix}-{n:05d},{r}" for n in range(count) for r in range(rails)]
+def nodes_csv(prefix: str, count: int, rails: int, pf_name: str | None = None) -> str:
+    if pf_name:
+        lines = ["node,rail,pf_name"]
+        lines += [f"{prefix}-{n:05d},{r},{pf_name}" for n in range(count) for r in range(rails)]
+    else:
+        lines = ["node,rail"]
+        lines += [f"{prefix}-{n:05d},{r}" for n in range(count) for r in range(rails)]
     return "\n".join(lines) + "\n"
 
 
@@ -272,14 +276,32 @@ def run(api: Api, reps: int, import_reps: int) -> Timings:
     )  # fmt: skip
 
     # 4,096 nodes x 8 rails = 32,768 NICs in one import, each time into a new plan.
+    imported = []
+
     def import_all(i):
         target = plan(api, f"imp{i}", f"10.{64 + 8 * i}.0.0/13", 16, 8)["plan"]["id"]
+        imported.append(target)
         body, elapsed = api.ok("POST", f"/api/plans/{target}/import-nodes/",
                                nodes_csv("gpu", 4096, 8), content_type="text/plain")  # fmt: skip
         assert body["nics_created"] == 32768, body
         return elapsed
 
     times.repeat("import-nodes, 32,768 NICs", import_reps, import_all)
+
+    # The same inventory again into the last plan: unchanged (nothing to write), then with every
+    # NIC's PF name changed (32,768 rows updated).
+    def reimport(changed: bool):
+        def again(i):
+            text = nodes_csv("gpu", 4096, 8, pf_name=f"ens{i}f0" if changed else None)
+            target = f"/api/plans/{imported[-1]}/import-nodes/"
+            body, elapsed = api.ok("POST", target, text, content_type="text/plain")
+            assert body["nics_updated"] == 32768, body
+            return elapsed
+
+        return again
+
+    times.repeat("import-nodes again, 32,768 NICs unchanged", import_reps, reimport(False))
+    times.repeat("import-nodes again, 32,768 NICs changed", import_reps, reimport(True))
     return times
 
 

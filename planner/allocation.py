@@ -1,9 +1,9 @@
 """Host-IP allocation: the writer of NodeNIC.host_ip for addresses it picks itself.
 
 Each allocation locks its rail rows (planner.locks: the row only, rails in index order, never
-the plan), asks the database for the rail's lowest free addresses (planner.freespace) and for as
-many unaddressed NICs as it needs, and writes the new addresses (text and integer) in one
-statement per batch. A NIC given a host IP by hand (API, import) takes the same rail lock first.
+the plan), asks the database for the rail's lowest free addresses (planner.freespace, from the
+rail's free-space hint on) and for as many unaddressed NICs as it needs, and writes the new
+addresses (text and integer) and the rail's new hint in one statement per batch. A NIC given a host IP by hand (API, import) takes the same rail lock first.
 The unique constraint (rail, host_ip) is the last line of defence: no address is ever handed out
 twice.
 """
@@ -39,8 +39,9 @@ class Allocation:
 WRITE_BATCH = 1000
 
 
-def _write(assignments: list[tuple[int, str, int | None]]) -> None:
-    """(nic id, address, address as integer) rows, in one statement per batch on PostgreSQL."""
+def _write(assignments: list[tuple[int, str, int | None]], prefix: tuple[str, list]) -> None:
+    """(nic id, address, address as integer) rows, in one statement per batch on PostgreSQL;
+    `prefix` (a CTE and its parameters, planner.freespace.hint_statement) rides on the first."""
     table = NodeNIC._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
@@ -51,16 +52,17 @@ def _write(assignments: list[tuple[int, str, int | None]]) -> None:
             return
         for start in range(0, len(assignments), WRITE_BATCH):
             batch = assignments[start : start + WRITE_BATCH]
+            cte, params = prefix if start == 0 else ("", [])
             cursor.execute(
-                f"UPDATE {table} AS nic SET host_ip = CAST(given.address AS inet), "
+                f"{cte}UPDATE {table} AS nic SET host_ip = CAST(given.address AS inet), "
                 "host_int = given.number FROM UNNEST(%s::bigint[], %s::text[], %s::bigint[]) "
                 "AS given (id, address, number) WHERE nic.id = given.id",
-                [list(column) for column in zip(*batch, strict=True)],
+                [*params, *(list(column) for column in zip(*batch, strict=True))],
             )
 
 
 def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocation]:
-    spans = freespace.first_free(rail, count)
+    spans, seen_hints = freespace.lowest_free(rail, count)
     if ipam.size(spans) < count:
         free = rail.space().usage().free
         raise NoRoom(
@@ -73,7 +75,8 @@ def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocat
         [
             (nic_id, address, number if version == 4 else None)
             for address, number, (nic_id, _) in zip(addresses, numbers, nics, strict=True)
-        ]
+        ],
+        freespace.hint_statement(rail, seen_hints, numbers[-1] + 1) if numbers else ("", []),
     )
     return [
         Allocation(nic_id, node, address)

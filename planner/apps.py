@@ -7,6 +7,7 @@ class PlannerConfig(AppConfig):
     verbose_name = "Planner"
 
     def ready(self):
-        from planner import revisions
+        from planner import free_hints, revisions
 
         post_migrate.connect(revisions.install_after_migrate, sender=self)
+        post_migrate.connect(free_hints.install_after_migrate, sender=self)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import json
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from planner import ipam, locks, validation
+from planner import bulk_sql, ipam, locks, validation
 from planner.models import Node, NodeNIC, Plan
 from railstudio import datalimits
 
@@ -258,14 +259,15 @@ def import_nodes(
     rails = {rail.index: rail for rail in locked}
     counts = {"nodes_created": 0, "nodes_updated": 0, "nics_created": 0, "nics_updated": 0}
     nodes_by_name, new_nodes, changed_nodes = _node_rows(plan, nodes, counts)
-    Node.objects.bulk_update(changed_nodes, ["gpu_count", "labels"], batch_size=batch_size)
+    _update_nodes(changed_nodes, batch_size)
     Node.objects.bulk_create(new_nodes, batch_size=batch_size)
     existing = {
         (nic.node_id, nic.rail_id): nic
         for nic in NodeNIC.objects.order_by().filter(node__plan=plan)
-    } if changed_nodes else {}  # fmt: skip
+    } if counts["nodes_updated"] else {}  # fmt: skip
     new_nics: dict[tuple[int, int], dict] = {}
     changed_nics: dict[int, NodeNIC] = {}
+    matched: set[int] = set()  # existing NICs the import names, changed or not
     for parsed in nodes:
         node = nodes_by_name[parsed.name]
         for nic in parsed.nics:
@@ -282,21 +284,41 @@ def import_nodes(
                     counts["nics_updated"] += 1
                 new_nics[key] = {**new_nics.get(key, NIC_DEFAULTS), **values}
                 continue
-            for name, value in values.items():
-                setattr(row, name, value)
-            changed_nics[row.pk] = row
+            matched.add(row.pk)
+            if any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                changed_nics[row.pk] = row
             counts["nics_updated"] += 1
-    total = len(changed_nics) + len(new_nics)
+    total = len(matched) + len(new_nics)
     report = progress or (lambda done, total: None)
-    NodeNIC.objects.bulk_update(list(changed_nics.values()), NIC_FIELDS, batch_size=batch_size)
-    report(len(changed_nics), total)
-    _insert_nics(new_nics, batch_size, lambda inserted: report(len(changed_nics) + inserted, total))
+    _update_nics(list(changed_nics.values()), batch_size)
+    report(len(matched), total)
+    _insert_nics(new_nics, batch_size, lambda inserted: report(len(matched) + inserted, total))
     return counts
 
 
 NIC_DEFAULTS = {name: NodeNIC._meta.get_field(name).get_default() for name in NIC_FIELDS}
 NIC_COLUMNS = ("node_id", "rail_id", *NIC_FIELDS, "host_int")
 NIC_TYPES = ("bigint", "bigint", "text", "text", "integer", "integer", "text", "inet", "bigint")
+# (column, PostgreSQL type) of an UPDATE by id: the id first, then the columns written.
+NIC_UPDATE = (("id", "bigint"), *zip(NIC_COLUMNS[2:], NIC_TYPES[2:], strict=True))
+NODE_UPDATE = (("id", "bigint"), ("gpu_count", "integer"), ("labels", "jsonb"))
+
+
+def _update_nodes(nodes: list[Node], batch_size: int) -> None:
+    rows = [(node.pk, node.gpu_count, json.dumps(node.labels)) for node in nodes]
+    if not bulk_sql.update_rows(Node, NODE_UPDATE, rows, batch_size):
+        Node.objects.bulk_update(nodes, ["gpu_count", "labels"], batch_size=batch_size)
+
+
+def _update_nics(nics: list[NodeNIC], batch_size: int) -> None:
+    rows = [
+        (nic.pk, *(getattr(nic, name) for name in NIC_FIELDS), ipam.v4_int(nic.host_ip))
+        for nic in nics
+    ]
+    if not bulk_sql.update_rows(NodeNIC, NIC_UPDATE, rows, batch_size):
+        NodeNIC.objects.bulk_update(nics, NIC_FIELDS, batch_size=batch_size)
 
 
 def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int, inserted) -> None:
@@ -325,7 +347,8 @@ def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int, inserted) ->
 
 
 def _node_rows(plan: Plan, nodes: list[ParsedNode], counts: dict):
-    """Nodes by name (existing ones updated in memory, new ones unsaved), new, changed."""
+    """Nodes by name (existing ones updated in memory, new ones unsaved), new, and those whose
+    fields the import changes (only they are written)."""
     by_name = {node.name: node for node in plan.nodes.order_by()}
     new, changed = [], {}
     for parsed in nodes:
@@ -335,9 +358,11 @@ def _node_rows(plan: Plan, nodes: list[ParsedNode], counts: dict):
             new.append(node)
             counts["nodes_created"] += 1
             continue
+        differs = False
         for name, value in parsed.fields.items():
+            differs |= getattr(node, name) != value
             setattr(node, name, value)
-        if node.pk is not None:
+        if differs and node.pk is not None:
             changed[node.pk] = node
         counts["nodes_updated"] += 1
     return by_name, new, list(changed.values())

@@ -331,6 +331,23 @@ class PlanChange(models.Model):
         return f"change {self.token} of plan {self.plan_id}"
 
 
+class FreeSpaceHint(models.Model):
+    """Lower bounds of a rail's free IPv4 addresses (PostgreSQL; planner.freespace): every free
+    address of the rail's pod range lies at or above the lowest `low` of the rail's rows; with
+    no row, at or above the range's start. An allocation replaces the rows it read with one
+    just above the addresses it gave; database triggers (planner.free_hints) add one for every
+    address set free. No foreign key: a trigger removes a deleted rail's rows."""
+
+    rail_id = models.BigIntegerField()
+    low = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["rail_id", "low"], name="freespacehint_rail_low")]
+
+    def __str__(self):
+        return f"rail {self.rail_id} free from {self.low}"
+
+
 class ImportState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

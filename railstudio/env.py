@@ -91,6 +91,27 @@ def integer(name: str, default: int, low: int = 0) -> int:
     return int(raw)
 
 
+def number(name: str, default: float, low: float = 0.0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value < float("inf"):
+        raise ValueError(f"{name} must be a number >= {low:g}, not {raw!r}.")
+    return value
+
+
+def prepare_threshold(name: str, default: int) -> int | None:
+    """psycopg's prepare_threshold: after how many runs of a query on a connection PostgreSQL
+    keeps its plan; `off` never (for a pooler in transaction mode that cannot keep them)."""
+    if os.environ.get(name, "").strip().lower() in {"off", "none", "no", "false"}:
+        return None
+    return integer(name, default)
+
+
 def fernet_keys_error(value: str) -> str | None:
     """Why RAILSTUDIO_CREDENTIALS_KEY cannot be used, or None: one or more comma-separated
     Fernet keys (32 url-safe base64-encoded bytes each), newest first."""

@@ -123,6 +123,10 @@ class StrictFilterBackend(DjangoFilterBackend):
     filterset_base = FilterSet
 
     def filter_queryset(self, request, queryset, view):
+        if getattr(view, "detail", False):
+            # A row named by its id is that row: a list's filters neither hide it nor cost a
+            # FilterSet per request.
+            return queryset
         if getattr(view, "action", None) == "list":
             known = pagination_params(view) | set(getattr(view, "extra_query_params", ()))
             filterset_class = self.get_filterset_class(view, queryset)

@@ -60,3 +60,33 @@ def test_a_bad_number_is_refused_naming_the_variable(tmp_path):
     result = _python("import railstudio.settings", tmp_path / "var", VALIDATION_MAX_NODES="many")
     assert result.returncode != 0
     assert "VALIDATION_MAX_NODES must be a whole number >= 1, not 'many'" in result.stderr
+
+
+def test_bad_seconds_and_connection_settings_are_refused_naming_the_variable(tmp_path):
+    for name, value, message in (
+        ("DB_CONN_MAX_AGE", "-1", "DB_CONN_MAX_AGE must be a whole number >= 0, not '-1'"),
+        ("ROLLOUT_STALE_SECONDS", "soon", "ROLLOUT_STALE_SECONDS must be a number >= 1, not"),
+        ("DRIFT_CHECK_SECONDS", "inf", "DRIFT_CHECK_SECONDS must be a number >= 1, not 'inf'"),
+        ("DB_PREPARE_THRESHOLD", "x", "DB_PREPARE_THRESHOLD must be a whole number >= 0"),
+    ):
+        result = _python(
+            "import railstudio.settings",
+            tmp_path / "var",
+            DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
+            **{name: value},
+        )
+        assert result.returncode != 0, name
+        assert message in result.stderr, (name, result.stderr[-300:])
+
+
+def test_prepared_statements_follow_db_prepare_threshold(tmp_path):
+    code = (
+        "import railstudio.settings as s; "
+        "print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold', 'unset'))"
+    )
+    url = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+    assert _python(code, tmp_path / "var", **url).stdout.strip() == "1"
+    assert (
+        _python(code, tmp_path / "var", DB_PREPARE_THRESHOLD="off", **url).stdout.strip() == "None"
+    )
+    assert _python(code, tmp_path / "var", DB_PREPARE_THRESHOLD="5", **url).stdout.strip() == "5"

@@ -117,3 +117,32 @@ nodes:
     assert gpu_a.nics.get(rail__index=2).pf_name == "ens3f0np0"
     gpu_d = NodeNIC.objects.get(node__name="gpu-d")
     assert (gpu_d.numa_node, gpu_d.vf_count, gpu_d.pf_name, gpu_d.host_ip) == (1, 1, "", None)
+
+
+def test_importing_the_same_inventory_again_writes_nothing(planner_api, seed_plan):
+    """Only rows whose values change are written: an unchanged re-import sends no UPDATE, and a
+    change of one field writes the rows it changes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = f"/api/plans/{seed_plan.id}/import-nodes/"
+    body = {"text": CSV, "filename": "nodes.csv"}
+    assert planner_api.post(url, body, format="json").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = planner_api.post(url, body, format="json")
+    assert response.json() == {
+        "nodes_created": 0,
+        "nodes_updated": 2,
+        "nics_created": 0,
+        "nics_updated": 3,
+    }
+    assert not [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    changed = CSV.replace("gpu-b,8,0,ens1f0np0", "gpu-b,2,0,ens1f1np1")
+    with CaptureQueriesContext(connection) as queries:
+        assert planner_api.post(url, {"text": changed}, format="json").status_code == 200
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2, updates  # one for the node, one for its NIC
+    gpu_b = Node.objects.get(plan=seed_plan, name="gpu-b")
+    assert (gpu_b.gpu_count, gpu_b.labels) == (2, {})
+    assert gpu_b.nics.get().pf_name == "ens1f1np1"
+    assert Node.objects.get(plan=seed_plan, name="gpu-a").labels == {"zone": "a", "rack": "r1"}
