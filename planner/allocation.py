@@ -10,12 +10,13 @@ twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from planner import freespace, ipam, locks
-from planner.models import NodeNIC, Plan, Rail
+from planner.models import Node, NodeNIC, Plan, Rail
 
 
 class NoRoom(Exception):
@@ -84,16 +85,34 @@ def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocat
     ]
 
 
+UNADDRESSED_SQL = (
+    f"SELECT nic.id, node.name FROM {NodeNIC._meta.db_table} nic "
+    f"JOIN {Node._meta.db_table} node ON node.id = nic.node_id "
+    "WHERE nic.rail_id = %s AND nic.host_ip IS NULL {only} ORDER BY nic.node_id, nic.id {limit}"
+)
+
+
 def _unaddressed(
     rail: Rail, nic_ids: list[int] | None = None, count: int | None = None
 ) -> list[tuple[int, str]]:
     """NICs of the rail without a host IP, in the order their nodes were added (then NIC id):
     an index walk (nic_unaddressed) that stops after `count`, however full the rail."""
-    nics = NodeNIC.objects.filter(rail_id=rail.pk, host_ip__isnull=True)
+    params: list = [rail.pk]
+    only = limit = ""
     if nic_ids is not None:
-        nics = nics.filter(pk__in=nic_ids)
-    rows = nics.order_by("node_id", "pk").values_list("pk", "node__name")
-    return list(rows if count is None else rows[:count])
+        # One parameter however many ids (PostgreSQL takes at most 65,535 per statement).
+        if connection.vendor == "postgresql":
+            only = "AND nic.id = ANY(%s::bigint[])"
+            params.append(sorted(set(nic_ids)))
+        else:
+            only = "AND nic.id IN (SELECT value FROM json_each(%s))"
+            params.append(json.dumps(sorted(set(nic_ids))))
+    if count is not None:
+        limit = "LIMIT %s"
+        params.append(count)
+    with connection.cursor() as cursor:
+        cursor.execute(UNADDRESSED_SQL.format(only=only, limit=limit), params)
+        return cursor.fetchall()
 
 
 def allocate_on_rail(

@@ -12,11 +12,10 @@ columns (128 bits fit no portable integer type) and take RailSpace's span arithm
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import BigIntegerField, Count, Min, Subquery, Value
-from django.db.models.functions import Coalesce
 
 from planner import ipam
 from planner.models import Exclusion, FreeSpaceHint, NodeNIC, Rail
+from railstudio import rows
 
 EXCLUSIONS = Exclusion._meta.db_table
 NICS = NodeNIC._meta.db_table
@@ -134,19 +133,26 @@ def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:
     return f"{ipam.int_to_ip(start)}/{prefix_length}"
 
 
+OVERLAP_WHERE = f"""rail_id = %s AND id <> %s AND first_int <= %s AND first_int >= COALESCE(
+    (SELECT first_int FROM {EXCLUSIONS} WHERE rail_id = %s AND id <> %s AND first_int < %s
+      ORDER BY first_int DESC LIMIT 1), %s)"""
+HOSTS_WITHIN_SQL = (
+    f"SELECT count(*), min(host_int) FROM {NICS} "
+    "WHERE rail_id = %s AND host_int >= %s AND host_int <= %s"
+)
+
+
 def overlapping(rail: Rail, span: ipam.Span, exclude_pk: int | None = None) -> list[Exclusion]:
-    """The rail's exclusions overlapping the span, in one indexed query: they never overlap each
-    other, so only the last one starting below the span and those starting inside it can."""
+    """The rail's exclusions overlapping the span (up to 6, to name them), in one indexed
+    query: they never overlap each other, so only the last one starting below the span and
+    those starting inside it can."""
     if not is_v4(rail):
         others = rail.exclusions.order_by().exclude(pk=exclude_pk)
         return [ex for ex in others if ipam.overlaps(span, ex.span())]
     first, last = span
-    rows = Exclusion.objects.order_by().filter(rail=rail).exclude(pk=exclude_pk)
-    before = rows.filter(first_int__lt=first).order_by("-first_int").values("first_int")[:1]
-    near = rows.filter(
-        first_int__gte=Coalesce(Subquery(before), Value(first), output_field=BigIntegerField()),
-        first_int__lte=last,
-    ).order_by("first_int")[:6]
+    other = -1 if exclude_pk is None else exclude_pk
+    params = [rail.pk, other, last, rail.pk, other, first, first]
+    near = rows.select(Exclusion, OVERLAP_WHERE, params, "ORDER BY first_int LIMIT 6")
     return [ex for ex in near if ex.last_int >= first]
 
 
@@ -155,9 +161,7 @@ def hosts_within(rail: Rail, span: ipam.Span) -> tuple[int, int | None]:
     if not is_v4(rail):
         hosts = [ip for ip in rail.host_ip_ints() if span[0] <= ip <= span[1]]
         return len(hosts), min(hosts, default=None)
-    found = (
-        NodeNIC.objects.order_by()
-        .filter(rail=rail, host_int__gte=span[0], host_int__lte=span[1])
-        .aggregate(count=Count("pk"), lowest=Min("host_int"))
-    )
-    return found["count"], found["lowest"]
+    with connection.cursor() as cursor:
+        cursor.execute(HOSTS_WITHIN_SQL, [rail.pk, span[0], span[1]])
+        count, lowest = cursor.fetchone()
+    return count, lowest

@@ -10,6 +10,8 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from railstudio import numbers, rows
+
 IP_SCHEMA = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 CIDR_SCHEMA = {
     "type": "string",
@@ -98,6 +100,29 @@ class ModelSerializer(serializers.ModelSerializer):
         models.GenericIPAddressField: IPAddressField,
     }
     serializer_choice_field = StrictChoiceField
+
+
+class RowField(serializers.PrimaryKeyRelatedField):
+    """A related row by id, as PrimaryKeyRelatedField answers it, read with railstudio.rows (one
+    written-out query; with `lock`, the row locked as planner.locks locks it)."""
+
+    def __init__(self, model, *, lock: bool = False, **kwargs):
+        self.row_model, self.lock = model, lock
+        kwargs.setdefault("queryset", model._default_manager.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        key = None
+        if isinstance(data, int) and not isinstance(data, bool):
+            key = data
+        elif isinstance(data, str):
+            key = numbers.small_int(data)
+        if key is None:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        found = rows.by_pk(self.row_model, key, lock=self.lock) if 0 < key < 2**63 else None
+        if found is None:
+            self.fail("does_not_exist", pk_value=data)
+        return found
 
 
 @extend_schema_field(

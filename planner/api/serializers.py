@@ -261,7 +261,7 @@ class ExclusionSerializer(fields.ModelSerializer):
     cidr = fields.CIDRField(max_length=64, required=False, allow_null=True, allow_blank=True)
     # Read locked (planner.locks): callers validate inside the write's transaction, and the
     # rail's exclusions and host IPs hold still from here to the write.
-    rail = serializers.PrimaryKeyRelatedField(queryset=locks.for_update(Rail.objects.all()))
+    rail = fields.RowField(Rail, lock=True)
 
     class Meta:
         model = Exclusion

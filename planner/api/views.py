@@ -1,5 +1,5 @@
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,7 +22,6 @@ from planner import (
     import_jobs,
     inventory,
     ipam,
-    locks,
     services,
 )
 from planner.api import responses
@@ -38,7 +37,7 @@ from planner.api.serializers import (
     RailSerializer,
 )
 from planner.models import Exclusion, Node, NodeNIC, Plan, Rail
-from railstudio import datalimits, numbers, openapi, uploads
+from railstudio import datalimits, numbers, openapi, rows, uploads
 from railstudio.lookups import IdLookupMixin
 from railstudio.parsers import PlainTextParser, SafeJSONParser, YamlTextParser
 
@@ -258,13 +257,18 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     filterset_class = RailFilter
     LOCKING_ACTIONS = ("available_ips", "available_prefixes")  # their POSTs write to the rail
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.request.method == "POST" and self.action in self.LOCKING_ACTIONS:
-            # get_object reads the rail locked (planner.locks), inside the action's transaction:
-            # one read of the row instead of a read and then a lock.
-            return locks.for_update(queryset)
-        return queryset
+    def get_object(self):
+        if self.action not in self.LOCKING_ACTIONS:
+            return super().get_object()
+        # The IPAM calls read the rail alone, in one written-out query (railstudio.rows); a
+        # POST reads it locked (planner.locks) inside the action's transaction: one read of the
+        # row instead of a read and then a lock.
+        key = numbers.small_int(self.kwargs.get("pk", ""))
+        rail = None if key is None else rows.by_pk(Rail, key, lock=self.request.method == "POST")
+        if rail is None:
+            raise Http404
+        self.check_object_permissions(self.request, rail)
+        return rail
 
     @extend_schema(
         methods=["GET"],
