@@ -1,31 +1,39 @@
-"""Page forms: they parse and check what a person typed; clusters.services does the real work
-(and words most errors, so the page and the API say the same thing)."""
+"""The cluster pages' forms: the API's serializers (clusters.api.serializers) check what a
+person typed, through railstudio.web.forms, so the page and the API say the same thing;
+clusters.services does the real work."""
 
 from __future__ import annotations
 
-from django import forms
+from rest_framework import serializers
 
 from clusters import kubeconfigs
+from clusters.api.serializers import (
+    BindRequestSerializer,
+    ClusterSerializer,
+    RollbackRequestSerializer,
+    RolloutOptionsSerializer,
+    RolloutRequestSerializer,
+)
 from clusters.models import ClusterMode
 from planner.models import Plan
-from railstudio import numbers
+from railstudio import fields, numbers
+from railstudio.web.forms import PageForm, posted
 
 KUBECONFIG_MAX_BYTES = 1024 * 1024
-FORCE_REASON_NEEDED = "Forcing past preflight errors needs a reason, for the audit record."
-ADOPT_REASON_NEEDED = (
-    "Taking over objects Rail Studio did not make needs a reason, for the audit record."
-)
-ROLLBACK_REASON_NEEDED = "Pruning or forcing a rollback needs a reason, for the audit record."
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot be a kubeconfig."""
 
 
 def read_upload(upload) -> str:
-    """The text of an uploaded kubeconfig, or ValidationError."""
+    """The text of an uploaded kubeconfig, or UploadError."""
     if upload.size > KUBECONFIG_MAX_BYTES:
-        raise forms.ValidationError("A kubeconfig larger than 1 MB is not a kubeconfig.")
+        raise UploadError("A kubeconfig larger than 1 MB is not a kubeconfig.")
     try:
         return upload.read().decode("utf-8")
     except UnicodeDecodeError:
-        raise forms.ValidationError("The file is not UTF-8 text (is it a kubeconfig?).") from None
+        raise UploadError("The file is not UTF-8 text (is it a kubeconfig?).") from None
 
 
 def kubeconfig_text(data, files) -> tuple[str, dict[str, str]]:
@@ -35,8 +43,8 @@ def kubeconfig_text(data, files) -> tuple[str, dict[str, str]]:
         return data.get("kubeconfig", ""), {}
     try:
         return read_upload(upload), {}
-    except forms.ValidationError as error:
-        return "", {"kubeconfig_file": error.messages[0]}
+    except UploadError as error:
+        return "", {"kubeconfig_file": str(error)}
 
 
 def context_names(text: str) -> tuple[list[str], str]:
@@ -45,116 +53,76 @@ def context_names(text: str) -> tuple[list[str], str]:
     return kubeconfigs.contexts(config), kubeconfigs.current_context(config)
 
 
-class ClusterForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False)
-    description = forms.CharField(required=False)
-    kubeconfig = forms.CharField(required=False, strip=False)
-    kubeconfig_file = forms.FileField(required=False)
-    context = forms.CharField(max_length=253, required=False)
-    in_cluster = forms.BooleanField(required=False)
-    mode = forms.ChoiceField(choices=ClusterMode.choices, initial=ClusterMode.NAD)
-    plans = forms.ModelMultipleChoiceField(Plan.objects.all(), required=False, to_field_name="slug")
-
-    def clean_kubeconfig_file(self):
-        upload = self.cleaned_data.get("kubeconfig_file")
-        return read_upload(upload) if upload else ""
-
-    def registration(self) -> dict:
-        """Keyword arguments for services.register."""
-        data = self.cleaned_data
-        return {
-            "name": data["name"].strip(),
-            "description": data["description"],
-            "kubeconfig": data["kubeconfig_file"] or data["kubeconfig"],
-            "context": data["context"],
-            "in_cluster": data["in_cluster"],
-            "mode": data["mode"],
-        }
+REGISTRATION_TEXTS = ("name", "description", "kubeconfig", "context", "mode")
 
 
-class RolloutOptionsForm(forms.Form):
-    dry_run = forms.BooleanField(required=False)
-    prune = forms.BooleanField(required=False)
-    force = forms.BooleanField(required=False)
-    force_reason = forms.CharField(required=False, max_length=1000)
-    adopt = forms.BooleanField(required=False)
-    adopt_reason = forms.CharField(required=False, max_length=1000)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("force") and not data.get("force_reason", "").strip():
-            self.add_error("force_reason", FORCE_REASON_NEEDED)
-        if data.get("adopt") and not data.get("adopt_reason", "").strip():
-            self.add_error("adopt_reason", ADOPT_REASON_NEEDED)
-        return data
-
-    def options(self) -> dict:
-        keys = ("dry_run", "prune", "force", "force_reason", "adopt", "adopt_reason")
-        return {key: self.cleaned_data[key] for key in keys}
+def registration_form(post=None, files=None) -> PageForm:
+    """The New-cluster page's form: the API's ClusterSerializer on what was posted, the
+    kubeconfig from an upload (preferred) or the text box."""
+    if post is None:
+        return PageForm(typed={"mode": ClusterMode.NAD, "plans": []})
+    data = posted(post, booleans=("in_cluster",), lists=("plans",), texts=REGISTRATION_TEXTS)
+    text, upload_errors = kubeconfig_text(post, files or {})
+    if files and files.get("kubeconfig_file") is not None:
+        data["kubeconfig"] = text
+    form = PageForm(
+        ClusterSerializer(data=data), typed={**data, "kubeconfig": post.get("kubeconfig", "")}
+    )
+    for name, message in upload_errors.items():
+        form.add_error(name, message)
+    form.kubeconfig_given = text  # pasted or uploaded (not a field name: see PageForm)
+    return form
 
 
-class RollbackForm(forms.Form):
-    """Rolling back re-applies a stored bundle; pruning or forcing is a choice, with a reason."""
-
-    prune = forms.BooleanField(required=False)
-    force = forms.BooleanField(required=False)
-    reason = forms.CharField(required=False, max_length=1000)
-
-    def clean(self):
-        data = super().clean()
-        if (data.get("prune") or data.get("force")) and not data.get("reason", "").strip():
-            self.add_error("reason", ROLLBACK_REASON_NEEDED)
-        return data
-
-    def options(self) -> dict:
-        return {key: self.cleaned_data[key] for key in ("prune", "force", "reason")}
+def rollout_form(post=None) -> PageForm:
+    """A cluster page's "Roll out <plan>": the API's rollout request."""
+    if post is None:
+        return PageForm(typed={})
+    return PageForm(RolloutRequestSerializer(data=_rollout_data(post, "plan")))
 
 
-class ClusterRolloutForm(RolloutOptionsForm):
-    """Roll out one plan to the cluster whose page this is."""
+def _rollout_data(post, *texts) -> dict:
+    booleans = ("dry_run", "prune", "force", "adopt")
+    return posted(post, booleans=booleans, texts=("force_reason", "adopt_reason", *texts))
 
-    plan = forms.ModelChoiceField(
-        Plan.objects.all(),
-        to_field_name="slug",
+
+class PlanRolloutSerializer(RolloutOptionsSerializer):
+    """A plan page's roll-out: to one bound cluster (its id) or to all bound ones."""
+
+    cluster = fields.StrictCharField(
         error_messages={
-            "required": "Choose the plan to roll out.",
-            "invalid_choice": "No plan '%(value)s'.",
-        },
+            "required": "Choose a cluster, or all bound clusters.",
+            "blank": "Choose a cluster, or all bound clusters.",
+        }
     )
 
-
-class PlanRolloutForm(RolloutOptionsForm):
-    """Roll the plan whose page this is out to one cluster (its id) or to all bound ones."""
-
-    cluster = forms.CharField(
-        error_messages={"required": "Choose a cluster, or all bound clusters."}
-    )
-
-    def __init__(self, *args, plan: Plan, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.plan = plan
-
-    def clean_cluster(self) -> list:
-        value = self.cleaned_data["cluster"].strip()
+    def validate_cluster(self, value) -> list:
+        plan = self.context["plan"]
+        value = value.strip()
         if value == "all":
-            clusters = list(self.plan.clusters.all())
+            clusters = list(plan.clusters.all())
             if not clusters:
-                raise forms.ValidationError(
+                raise serializers.ValidationError(
                     "The plan is bound to no cluster; bind one on the cluster's page."
                 )
             return clusters
-        cluster = self.plan.clusters.filter(pk=value).first() if numbers.is_id(value) else None
+        cluster = plan.clusters.filter(pk=value).first() if numbers.is_id(value) else None
         if cluster is None:
-            raise forms.ValidationError(f"No cluster '{value}' is bound to this plan.")
+            raise serializers.ValidationError(f"No cluster '{value}' is bound to this plan.")
         return [cluster]
 
 
-class BindForm(forms.Form):
-    plan = forms.ModelChoiceField(
-        Plan.objects.all(),
-        to_field_name="slug",
-        error_messages={
-            "required": "Choose a plan to bind.",
-            "invalid_choice": "No plan '%(value)s'.",
-        },
-    )
+def plan_rollout_form(post, plan: Plan) -> PageForm:
+    data = _rollout_data(post, "cluster")
+    return PageForm(PlanRolloutSerializer(data=data, context={"plan": plan}))
+
+
+def rollback_form(post=None) -> PageForm:
+    if post is None:
+        return PageForm(typed={})
+    data = posted(post, booleans=("prune", "force"), texts=("reason",))
+    return PageForm(RollbackRequestSerializer(data=data))
+
+
+def bind_form(post) -> PageForm:
+    return PageForm(BindRequestSerializer(data=posted(post, texts=("plan",))))

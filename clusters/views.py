@@ -29,7 +29,7 @@ from clusters import (
     services,
     tasks,
 )
-from clusters.models import ACTIVE_STATES, Cluster, Rollout
+from clusters.models import ACTIVE_STATES, Cluster, ClusterMode, Rollout
 from clusters.panels import (
     POLL_LIMIT,
     Poll,
@@ -94,7 +94,12 @@ def create_page(request, form, contexts=(), status=200):
     return render(
         request,
         "clusters/cluster_form.html",
-        {"form": form, "contexts": contexts, "plans": Plan.objects.all()},
+        {
+            "form": form,
+            "contexts": contexts,
+            "plans": Plan.objects.all(),
+            "mode_choices": ClusterMode.choices,
+        },
         status=status,
     )
 
@@ -109,19 +114,26 @@ def contexts_of(text: str) -> list[str]:
 @role_required(OPERATOR)
 def cluster_create(request):
     if request.method != "POST":
-        return create_page(request, forms.ClusterForm())
-    form = forms.ClusterForm(request.POST, request.FILES)
-    if form.is_valid():
+        return create_page(request, forms.registration_form())
+    form = forms.registration_form(request.POST, request.FILES)
+    if not form.errors and form.is_valid():
         try:
-            cluster = services.register(**form.registration(), plans=form.cleaned_data["plans"])
+            cluster = services.register(**form.cleaned_data)
         except services.RegistrationError as error:
             for field, errors in error.errors.items():
-                form.add_error(field if field in form.fields else None, errors)
+                form.add_error(field, errors)
         else:
             messages.success(request, f"Registered {cluster.name}; testing the connection.")
             return redirect(cluster)
-    text = form.cleaned_data.get("kubeconfig_file") or request.POST.get("kubeconfig", "")
-    return create_page(request, form, contexts_of(text), INVALID)
+    elif form.kubeconfig_given.strip() and not form.typed.get("in_cluster"):
+        # The page names every problem at once: the kubeconfig's too, though another field
+        # stopped the serializer before registration would have read it.
+        try:
+            services.check_kubeconfig(form.kubeconfig_given, request.POST.get("context", ""))
+        except services.RegistrationError as error:
+            for field, errors in error.errors.items():
+                form.add_error(field, errors)
+    return create_page(request, form, contexts_of(form.kubeconfig_given), INVALID)
 
 
 @role_required(OPERATOR)
@@ -162,7 +174,7 @@ def detail_page(request, cluster: Cluster, status: int = 200, **extra):
         "unbound": Plan.objects.exclude(pk__in=[plan.pk for plan in bound]),
         "history": history,
         "active": cluster.rollouts.filter(state__in=ACTIVE_STATES).first(),
-        "form": forms.ClusterRolloutForm(),
+        "form": forms.rollout_form(),
         "connection_poll": Poll(poll_url("cluster-connection", cluster.pk, "", 1))
         if just_registered(cluster)
         else Poll(),
@@ -301,7 +313,7 @@ def cluster_reconcile(request, pk):
 @operator_post
 def cluster_bind(request, pk):
     cluster = get_cluster(pk)
-    form = forms.BindForm(request.POST)
+    form = forms.bind_form(request.POST)
     if not form.is_valid():
         return detail_page(request, cluster, INVALID, bind_form=form)
     try:
@@ -381,7 +393,7 @@ def prune_confirmation(request, form, plan_name: str, targets: str, action: str,
 @operator_post
 def cluster_rollout(request, pk):
     cluster = get_cluster(pk)
-    form = forms.ClusterRolloutForm(request.POST)
+    form = forms.rollout_form(request.POST)
     if not form.is_valid():
         return detail_page(request, cluster, INVALID, form=form)
     plan = form.cleaned_data["plan"]
@@ -391,7 +403,9 @@ def cluster_rollout(request, pk):
         return ask
     try:
         with transaction.atomic():
-            record = services.start_rollout(cluster, plan, request.user, **form.options())
+            record = services.start_rollout(
+                cluster, plan, request.user, **form.serializer.options()
+            )
     except rollout.RolloutConflict as error:
         return detail_page(request, cluster, CONFLICT, form=form, rollout_error=str(error))
     return redirect(record)
@@ -456,12 +470,12 @@ def rollout_rollback(request, pk):
     record = get_rollout(pk)
     if request.method != "POST" or not confirmed(request):
         return rollback_page(request, record)
-    form = forms.RollbackForm(request.POST)
+    form = forms.rollback_form(request.POST)
     if not form.is_valid():
         return rollback_page(request, record, INVALID, form=form)
     try:
         with transaction.atomic():
-            new = services.start_rollback(record, request.user, **form.options())
+            new = services.start_rollback(record, request.user, **form.serializer.options())
     except rollout.RolloutConflict as error:
         return rollback_page(request, record, CONFLICT, form=form, action_error=str(error))
     except rollout.RollbackRefused as error:
@@ -509,7 +523,7 @@ def plan_rollouts(request, slug):
 @operator_post
 def plan_rollout_start(request, slug):
     plan = get_object_or_404(Plan, slug=slug)
-    form = forms.PlanRolloutForm(request.POST, plan=plan)
+    form = forms.plan_rollout_form(request.POST, plan)
     if not form.is_valid():
         return plan_rollouts_page(request, plan, INVALID, rollout_form=form)
     targets = ", ".join(cluster.name for cluster in form.cleaned_data["cluster"])
@@ -522,7 +536,7 @@ def plan_rollout_start(request, slug):
         return ask
     with transaction.atomic():
         started, refused = services.start_rollouts(
-            form.cleaned_data["cluster"], plan, request.user, **form.options()
+            form.cleaned_data["cluster"], plan, request.user, **form.serializer.options()
         )
     if not started:
         return plan_rollouts_page(request, plan, CONFLICT, rollout_form=form, refused=refused)

@@ -1,7 +1,8 @@
-"""What the pages' forms hold and how their posts become serializer data.
+"""The planner pages' forms: their fields (railstudio.web.forms.FieldSpec) and how their posts
+become the API serializers' input.
 
-Validation is the API serializers' job (same errors on the page and the API); this module only
-describes fields for the templates and turns POST data into the serializers' input.
+Validation is the API serializers' job (same errors on the page and the API), as on the cluster
+pages: this module only describes fields for the templates and converts what was typed.
 """
 
 from __future__ import annotations
@@ -11,24 +12,9 @@ from dataclasses import dataclass
 from planner import ipam, naming
 from planner.models import CNIType, ExclusionPurpose, Plan
 from railstudio import numbers
+from railstudio.web.forms import FieldSpec, bind, other_errors, typed
 
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    kind: str = "text"  # text | number | textarea | select
-    help: str = ""
-    placeholder: str = ""
-    required: bool = False
-    choices: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class BoundField:
-    spec: FieldSpec
-    value: str
-    errors: list[str]
+__all__ = ["bind", "other_errors", "typed"]  # the pages call them through this module
 
 
 PLAN_FIELDS = (
@@ -62,31 +48,6 @@ EXCLUSION_FIELDS = ("cidr", "start", "end", "purpose", "note")
 PURPOSE_CHOICES = tuple(ExclusionPurpose.choices)
 DRAG_PURPOSE = ExclusionPurpose.RESERVED
 DRAG_NOTE = "Drawn on the IP map"
-
-
-def bind(specs, data: dict, errors: dict) -> list[BoundField]:
-    return [
-        BoundField(
-            spec, str(data.get(spec.name) or ""), [str(e) for e in errors.get(spec.name, [])]
-        )
-        for spec in specs
-    ]
-
-
-def other_errors(specs, errors: dict) -> list[str]:
-    """Errors of fields the form does not show (e.g. the derived slug), named."""
-    shown = {spec.name for spec in specs}
-    return [
-        f"{name.replace('_', ' ')}: {message}"
-        for name, messages in errors.items()
-        if name not in shown
-        for message in messages
-    ]
-
-
-def typed(post, names) -> dict:
-    """The user's input, trimmed, exactly as typed (what the form shows again on error)."""
-    return {name: post.get(name, "").strip() for name in names if name in post}
 
 
 NUMBER_FIELDS = ("rail_count", "rail_prefix_length")

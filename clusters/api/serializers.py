@@ -34,6 +34,14 @@ class ClusterSerializer(fields.ModelSerializer):
             "sriov_operator", "vf_resources", "tested_at", "last_error", "drifted", "drift_diff",
             "drift_checked_at", "created_at",
         ]  # fmt: skip
+        extra_kwargs = {
+            "name": {
+                "error_messages": {
+                    "required": "A cluster needs a name.",
+                    "blank": "A cluster needs a name.",
+                }
+            }
+        }
 
     def to_internal_value(self, data):
         plans = data.get("plans", []) if isinstance(data, dict) else []
@@ -93,20 +101,56 @@ class RolloutDetailSerializer(RolloutSerializer):
         read_only_fields = fields
 
 
-class RolloutRequestSerializer(serializers.Serializer):
-    plan = fields.PlanKeyField(help_text="plan id or slug", max_length=63)
+FORCE_REASON_NEEDED = "Forcing past preflight errors needs a reason, for the audit record."
+ADOPT_REASON_NEEDED = (
+    "Taking over objects Rail Studio did not make needs a reason, for the audit record."
+)
+ROLLBACK_REASON_NEEDED = "Pruning or forcing a rollback needs a reason, for the audit record."
+REASON_MAX_LENGTH = 2000
+
+
+class RolloutOptionsSerializer(serializers.Serializer):
+    """How to roll out (the API's rollout request and every roll-out form on the pages)."""
+
     dry_run = fields.StrictBooleanField(default=False)
     prune = fields.StrictBooleanField(default=False)
     force = fields.StrictBooleanField(default=False)
     force_reason = fields.StrictCharField(
-        required=False, allow_blank=True, default="", max_length=2000
+        required=False, allow_blank=True, default="", max_length=REASON_MAX_LENGTH
     )
     adopt = fields.StrictBooleanField(
         default=False,
         help_text="take over live objects Rail Studio did not make (never another plan's)",
     )
     adopt_reason = fields.StrictCharField(
-        required=False, allow_blank=True, default="", max_length=2000
+        required=False, allow_blank=True, default="", max_length=REASON_MAX_LENGTH
+    )
+
+    OPTIONS = ("dry_run", "prune", "force", "force_reason", "adopt", "adopt_reason")
+
+    def validate(self, attrs):
+        errors = {}
+        if attrs["force"] and not attrs["force_reason"].strip():
+            errors["force_reason"] = [FORCE_REASON_NEEDED]
+        if attrs["adopt"] and not attrs["adopt_reason"].strip():
+            errors["adopt_reason"] = [ADOPT_REASON_NEEDED]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def options(self) -> dict:
+        """Keyword arguments of services.start_rollout(s)."""
+        return {name: self.validated_data[name] for name in self.OPTIONS}
+
+
+class RolloutRequestSerializer(RolloutOptionsSerializer):
+    plan = fields.PlanKeyField(
+        help_text="plan id or slug",
+        max_length=63,
+        error_messages={
+            "required": "Choose the plan to roll out.",
+            "blank": "Choose the plan to roll out.",
+        },
     )
 
     def validate_plan(self, value):
@@ -116,42 +160,41 @@ class RolloutRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"No plan '{value}'.")
         return plan
 
-    def validate(self, attrs):
-        if attrs["force"] and not attrs["force_reason"].strip():
-            raise serializers.ValidationError(
-                {
-                    "force_reason": [
-                        "Forcing past preflight errors needs a reason, for the audit record."
-                    ]
-                }
-            )
-        if attrs["adopt"] and not attrs["adopt_reason"].strip():
-            raise serializers.ValidationError(
-                {
-                    "adopt_reason": [
-                        "Taking over objects Rail Studio did not make needs a reason, for the "
-                        "audit record."
-                    ]
-                }
-            )
-        return attrs
-
 
 class RollbackRequestSerializer(serializers.Serializer):
-    prune = serializers.BooleanField(
+    prune = fields.StrictBooleanField(
         default=False, help_text="delete the plan's objects this revision did not have"
     )
-    force = serializers.BooleanField(default=False, help_text="apply past preflight errors")
-    reason = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="needed with prune or force"
+    force = fields.StrictBooleanField(default=False, help_text="apply past preflight errors")
+    reason = fields.StrictCharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=REASON_MAX_LENGTH,
+        help_text="needed with prune or force",
     )
 
     def validate(self, attrs):
         if (attrs["prune"] or attrs["force"]) and not attrs["reason"].strip():
-            raise serializers.ValidationError(
-                {"reason": ["Pruning or forcing a rollback needs a reason, for the audit record."]}
-            )
+            raise serializers.ValidationError({"reason": [ROLLBACK_REASON_NEEDED]})
         return attrs
+
+    def options(self) -> dict:
+        """Keyword arguments of services.start_rollback."""
+        return {name: self.validated_data[name] for name in ("prune", "force", "reason")}
+
+
+class BindRequestSerializer(serializers.Serializer):
+    plan = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Plan.objects.all(),
+        error_messages={
+            "required": "Choose a plan to bind.",
+            "null": "Choose a plan to bind.",
+            "does_not_exist": "No plan '{value}'.",
+            "invalid": "No plan '{value}'.",
+        },
+    )
 
 
 class FanOutRequestSerializer(serializers.Serializer):

@@ -3,8 +3,8 @@
 from django import template
 from django.db.models import OuterRef, Subquery
 
-from clusters.forms import PlanRolloutForm
 from clusters.models import ACTIVE_STATES, Rollout
+from railstudio.web.forms import PageForm
 
 register = template.Library()
 
@@ -66,7 +66,7 @@ def plan_rollout_panel(context, plan, recent: bool = True):
         "plan": plan,
         "clusters": clusters,
         "recent": plan.rollouts.select_related(*related)[:RECENT_ROLLOUTS] if recent else None,
-        "form": context.get("rollout_form") or PlanRolloutForm(plan=plan),
+        "form": context.get("rollout_form") or PageForm(typed={}),
         "refused": context.get("refused"),
         "can_operate": context.get("can_operate"),
         "csrf_token": context.get("csrf_token"),
