@@ -1,9 +1,26 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import CheckConstraint, F, Q
 from django.urls import reverse
 
-from planner import ipam, naming
+from planner import ipam, naming, validation
 from planner.planspec import PlanSpec
+
+
+def _raise(errors: dict[str, list[str]]) -> None:
+    """Model.clean's end: planner.validation's errors (the API's words) as Django's."""
+    if errors:
+        raise ValidationError(errors)
+
+
+def _values(instance, *names: str) -> dict:
+    return {name: getattr(instance, name) for name in names}
+
+
+def _between(field: str, low: int, high: int, *, nullable: bool = False) -> Q:
+    inside = Q(**{f"{field}__gte": low, f"{field}__lte": high})
+    return Q(**{f"{field}__isnull": True}) | inside if nullable else inside
 
 
 class CNIType(models.TextChoices):
@@ -38,6 +55,20 @@ class Plan(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The backstop under the API's checks (planner.validation), for writes that go around
+        # them: a queryset update, a shell, a migration.
+        constraints = [
+            CheckConstraint(
+                condition=_between("rail_count", 1, 64),
+                name="plan_rail_count_1_to_64",
+                violation_error_message="A plan has between 1 and 64 rails.",
+            ),
+            CheckConstraint(
+                condition=_between("rail_prefix_length", 1, 128),
+                name="plan_rail_prefix_length_1_to_128",
+                violation_error_message="The rail prefix length must be between 1 and 128.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -61,6 +92,11 @@ class Plan(models.Model):
 
     def get_absolute_url(self):
         return reverse("plan-detail", args=[self.slug])
+
+    def clean(self):
+        fields = ("namespace", "pod_cidr", "service_cidr", "rail_count", "rail_prefix_length")
+        fields += ("supernet", "nad_name_template", "resource_name_template", "interface_template")
+        _raise(validation.plan_errors(_values(self, *fields)))
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -115,6 +151,11 @@ class Rail(models.Model):
             models.UniqueConstraint(
                 fields=["plan", "interface_name"], name="rail_unique_interface_name_per_plan"
             ),
+            CheckConstraint(
+                condition=_between("vlan", 0, 4094, nullable=True),
+                name="rail_vlan_0_to_4094",
+                violation_error_message="A VLAN id is a whole number between 0 and 4094.",
+            ),
         ]
 
     def __str__(self):
@@ -123,6 +164,12 @@ class Rail(models.Model):
     def save(self, *args, **kwargs):
         self.refresh_names()
         super().save(*args, **kwargs)
+
+    def clean(self):
+        self.refresh_names()
+        data = _values(self, "subnet", "gateway", "range_start", "range_end", "vlan", "routes")
+        data.update(_values(self, "nad_name", "interface_name", "resource_name"))
+        _raise(validation.rail_errors(data))
 
     def refresh_names(self, plan: Plan | None = None) -> None:
         plan = plan or self.plan
@@ -208,6 +255,21 @@ class Exclusion(models.Model):
         indexes = [
             models.Index(fields=["rail", "first_int", "last_int"], name="exclusion_rail_first_int"),
         ]
+        constraints = [
+            CheckConstraint(
+                condition=(
+                    Q(cidr__isnull=False, start__isnull=True, end__isnull=True) & ~Q(cidr="")
+                )
+                | ((Q(cidr__isnull=True) | Q(cidr="")) & Q(start__isnull=False, end__isnull=False)),
+                name="exclusion_cidr_or_range",
+                violation_error_message="Give either a CIDR or a start-end range, not both.",
+            ),
+            CheckConstraint(
+                condition=Q(first_int__isnull=True) | Q(first_int__lte=F("last_int")),
+                name="exclusion_first_not_after_last",
+                violation_error_message="The range ends before it starts.",
+            ),
+        ]
 
     def __str__(self):
         return self.display
@@ -218,6 +280,10 @@ class Exclusion(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, *self.BOUND_FIELDS}
         super().save(*args, **kwargs)
+
+    def clean(self):
+        subnet = self.rail.subnet if self.rail_id else ""
+        _raise(validation.exclusion_errors(_values(self, "cidr", "start", "end"), subnet))
 
     def fill_bounds(self) -> None:
         first, last = self.span()
@@ -244,11 +310,19 @@ class Node(models.Model):
     class Meta:
         ordering = ["plan", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "name"], name="node_unique_per_plan")
+            models.UniqueConstraint(fields=["plan", "name"], name="node_unique_per_plan"),
+            CheckConstraint(
+                condition=_between("gpu_count", 0, 64),
+                name="node_gpu_count_0_to_64",
+                violation_error_message="The GPU count is a whole number from 0 to 64.",
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        _raise(validation.node_errors(_values(self, "name", "gpu_count", "labels")))
 
 
 class NodeNICQuerySet(models.QuerySet):
@@ -298,6 +372,18 @@ class NodeNIC(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["node", "rail"], name="nic_one_per_node_and_rail"),
             models.UniqueConstraint(fields=["rail", "host_ip"], name="nic_host_ip_unique_per_rail"),
+            CheckConstraint(
+                condition=_between("numa_node", 0, validation.MAX_NUMA_NODE, nullable=True),
+                name="nic_numa_node_in_range",
+                violation_error_message=(
+                    f"The NUMA node is a whole number from 0 to {validation.MAX_NUMA_NODE}."
+                ),
+            ),
+            CheckConstraint(
+                condition=_between("vf_count", 0, 256),
+                name="nic_vf_count_0_to_256",
+                violation_error_message="The VF count is a whole number from 0 to 256.",
+            ),
         ]
         indexes = [
             models.Index(fields=["rail", "host_int"], name="nic_rail_host_int"),
@@ -318,6 +404,11 @@ class NodeNIC(models.Model):
         if update_fields is not None and "host_ip" in update_fields:
             kwargs["update_fields"] = {*update_fields, "host_int"}
         super().save(*args, **kwargs)
+
+    def clean(self):
+        fields = ("pf_name", "pci_address", "numa_node", "vf_count", "rdma_device", "host_ip")
+        subnet = self.rail.subnet if self.rail_id else None
+        _raise(validation.nic_errors(_values(self, *fields), subnet))
 
 
 class PlanChange(models.Model):
