@@ -53,55 +53,7 @@ def _host_exclusions(subnet: str, host_ips: list[int]) -> list[ExclusionSpec]:
 def plan_spec(plan: Plan) -> PlanSpec:
     rails = list(Rail.objects.filter(plan=plan).order_by("index").values_list(*RAIL_COLUMNS))
     index_of = {row[0]: row[1] for row in rails}
-    nics_of: dict[int, list[NICSpec]] = {}
-    host_ips: dict[int, list[int]] = {}
-    # by rail id and without the model's ordering: no join with nodes, no sort of every NIC
-    nic_rows = NodeNIC.objects.filter(rail_id__in=index_of).order_by().values_list(*NIC_COLUMNS)
-    for node_id, rail_id, pf, pci, numa, vfs, rdma, host_ip, host_int in nic_rows:
-        nics_of.setdefault(node_id, []).append(
-            NICSpec(index_of[rail_id], pf, pci, numa, vfs, rdma, host_ip)
-        )
-        if host_ip:
-            number = host_int if host_int is not None else ipam.ip_to_int(host_ip)
-            host_ips.setdefault(rail_id, []).append(number)
-    nodes = []
-    node_rows = Node.objects.filter(plan=plan).order_by("name")
-    for node_id, name, gpus, labels in node_rows.values_list("id", "name", "gpu_count", "labels"):
-        nics = sorted(nics_of.get(node_id, ()), key=lambda nic: nic.rail_index)
-        nodes.append(NodeSpec(name=name, gpu_count=gpus, labels=labels, nics=tuple(nics)))
-    exclusions = _exclusions(plan)
-    rail_specs = []
-    for (
-        rail_id,
-        index,
-        subnet,
-        nad,
-        resource,
-        interface,
-        gateway,
-        vlan,
-        start,
-        end,
-        routes,
-    ) in rails:
-        rail_specs.append(
-            RailSpec(
-                index=index,
-                subnet=subnet,
-                nad_name=nad,
-                resource_name=resource or naming.render(plan.resource_name_template, index),
-                interface_name=interface,
-                gateway=gateway,
-                vlan=vlan,
-                range_start=start,
-                range_end=end,
-                routes=tuple(routes or ()),
-                exclusions=tuple(
-                    exclusions.get(rail_id, [])
-                    + _host_exclusions(subnet, host_ips.get(rail_id, []))
-                ),
-            )
-        )
+    nics_of, host_ips = _nics(index_of)
     return PlanSpec(
         name=plan.name,
         slug=plan.slug,
@@ -120,6 +72,61 @@ def plan_spec(plan: Plan) -> PlanSpec:
         service_cidr=plan.service_cidr or None,
         cni_options=dict(plan.cni_options or {}),
         pod_options=dict(plan.pod_options or {}),
-        rails=tuple(rail_specs),
-        nodes=tuple(nodes),
+        rails=_rail_specs(plan, rails, host_ips),
+        nodes=_node_specs(plan, nics_of),
     )
+
+
+def _nics(index_of: dict[int, int]) -> tuple[dict[int, list[NICSpec]], dict[int, list[int]]]:
+    """The plan's NICs by node id, and its host IPs (integers) by rail id."""
+    nics_of: dict[int, list[NICSpec]] = {}
+    host_ips: dict[int, list[int]] = {}
+    # by rail id and without the model's ordering: no join with nodes, no sort of every NIC
+    nic_rows = NodeNIC.objects.filter(rail_id__in=index_of).order_by().values_list(*NIC_COLUMNS)
+    for node_id, rail_id, pf, pci, numa, vfs, rdma, host_ip, host_int in nic_rows:
+        nics_of.setdefault(node_id, []).append(
+            NICSpec(index_of[rail_id], pf, pci, numa, vfs, rdma, host_ip)
+        )
+        if host_ip:
+            number = host_int if host_int is not None else ipam.ip_to_int(host_ip)
+            host_ips.setdefault(rail_id, []).append(number)
+    return nics_of, host_ips
+
+
+def _node_specs(plan: Plan, nics_of: dict[int, list[NICSpec]]) -> tuple[NodeSpec, ...]:
+    rows = Node.objects.filter(plan=plan).order_by("name")
+    return tuple(
+        NodeSpec(
+            name=name,
+            gpu_count=gpus,
+            labels=labels,
+            nics=tuple(sorted(nics_of.get(node_id, ()), key=lambda nic: nic.rail_index)),
+        )
+        for node_id, name, gpus, labels in rows.values_list("id", "name", "gpu_count", "labels")
+    )
+
+
+def _rail_specs(plan: Plan, rails: list[tuple], host_ips: dict[int, list[int]]):
+    exclusions = _exclusions(plan)
+    specs = []
+    for row in rails:
+        rail_id, index, subnet, nad, resource, interface, gateway, vlan, start, end, routes = row
+        specs.append(
+            RailSpec(
+                index=index,
+                subnet=subnet,
+                nad_name=nad,
+                resource_name=resource or naming.render(plan.resource_name_template, index),
+                interface_name=interface,
+                gateway=gateway,
+                vlan=vlan,
+                range_start=start,
+                range_end=end,
+                routes=tuple(routes or ()),
+                exclusions=tuple(
+                    exclusions.get(rail_id, [])
+                    + _host_exclusions(subnet, host_ips.get(rail_id, []))
+                ),
+            )
+        )
+    return tuple(specs)
