@@ -6,43 +6,117 @@ around the serializers."""
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
+def drop_revision_triggers(apps, schema_editor):
+    # SQLite adds a check constraint by copying the table and renaming the copy, which fails
+    # while another table's trigger names it: the revision triggers go first and come back last.
+    from planner import revisions
 
+    revisions.drop_triggers(schema_editor.connection)
+
+
+def install_revision_triggers(apps, schema_editor):
+    from planner import revisions
+
+    revisions.install_triggers(schema_editor.connection)
+
+
+class Migration(migrations.Migration):
     dependencies = [
-        ('planner', '0005_free_space_hints'),
+        ("planner", "0005_free_space_hints"),
     ]
 
     operations = [
+        migrations.RunPython(drop_revision_triggers, reverse_code=install_revision_triggers),
         migrations.AddConstraint(
-            model_name='exclusion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('cidr__isnull', False), ('end__isnull', True), ('start__isnull', True), models.Q(('cidr', ''), _negated=True)), models.Q(models.Q(('cidr__isnull', True), ('cidr', ''), _connector='OR'), ('end__isnull', False), ('start__isnull', False)), _connector='OR'), name='exclusion_cidr_or_range', violation_error_message='Give either a CIDR or a start-end range, not both.'),
+            model_name="exclusion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("cidr__isnull", False),
+                        ("end__isnull", True),
+                        ("start__isnull", True),
+                        models.Q(("cidr", ""), _negated=True),
+                    ),
+                    models.Q(
+                        models.Q(("cidr__isnull", True), ("cidr", ""), _connector="OR"),
+                        ("end__isnull", False),
+                        ("start__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="exclusion_cidr_or_range",
+                violation_error_message="Give either a CIDR or a start-end range, not both.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exclusion',
-            constraint=models.CheckConstraint(condition=models.Q(('first_int__isnull', True), ('first_int__lte', models.F('last_int')), _connector='OR'), name='exclusion_first_not_after_last', violation_error_message='The range ends before it starts.'),
+            model_name="exclusion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("first_int__isnull", True),
+                    ("first_int__lte", models.F("last_int")),
+                    _connector="OR",
+                ),
+                name="exclusion_first_not_after_last",
+                violation_error_message="The range ends before it starts.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='node',
-            constraint=models.CheckConstraint(condition=models.Q(('gpu_count__gte', 0), ('gpu_count__lte', 64)), name='node_gpu_count_0_to_64', violation_error_message='The GPU count is a whole number from 0 to 64.'),
+            model_name="node",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("gpu_count__gte", 0), ("gpu_count__lte", 64)),
+                name="node_gpu_count_0_to_64",
+                violation_error_message="The GPU count is a whole number from 0 to 64.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nodenic',
-            constraint=models.CheckConstraint(condition=models.Q(('numa_node__isnull', True), models.Q(('numa_node__gte', 0), ('numa_node__lte', 1023)), _connector='OR'), name='nic_numa_node_in_range', violation_error_message='The NUMA node is a whole number from 0 to 1023.'),
+            model_name="nodenic",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("numa_node__isnull", True),
+                    models.Q(("numa_node__gte", 0), ("numa_node__lte", 1023)),
+                    _connector="OR",
+                ),
+                name="nic_numa_node_in_range",
+                violation_error_message="The NUMA node is a whole number from 0 to 1023.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nodenic',
-            constraint=models.CheckConstraint(condition=models.Q(('vf_count__gte', 0), ('vf_count__lte', 256)), name='nic_vf_count_0_to_256', violation_error_message='The VF count is a whole number from 0 to 256.'),
+            model_name="nodenic",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("vf_count__gte", 0), ("vf_count__lte", 256)),
+                name="nic_vf_count_0_to_256",
+                violation_error_message="The VF count is a whole number from 0 to 256.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plan',
-            constraint=models.CheckConstraint(condition=models.Q(('rail_count__gte', 1), ('rail_count__lte', 64)), name='plan_rail_count_1_to_64', violation_error_message='A plan has between 1 and 64 rails.'),
+            model_name="plan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rail_count__gte", 1), ("rail_count__lte", 64)),
+                name="plan_rail_count_1_to_64",
+                violation_error_message="A plan has between 1 and 64 rails.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='plan',
-            constraint=models.CheckConstraint(condition=models.Q(('rail_prefix_length__gte', 1), ('rail_prefix_length__lte', 128)), name='plan_rail_prefix_length_1_to_128', violation_error_message='The rail prefix length must be between 1 and 128.'),
+            model_name="plan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("rail_prefix_length__gte", 1), ("rail_prefix_length__lte", 128)
+                ),
+                name="plan_rail_prefix_length_1_to_128",
+                violation_error_message="The rail prefix length must be between 1 and 128.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rail',
-            constraint=models.CheckConstraint(condition=models.Q(('vlan__isnull', True), models.Q(('vlan__gte', 0), ('vlan__lte', 4094)), _connector='OR'), name='rail_vlan_0_to_4094', violation_error_message='A VLAN id is a whole number between 0 and 4094.'),
+            model_name="rail",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("vlan__isnull", True),
+                    models.Q(("vlan__gte", 0), ("vlan__lte", 4094)),
+                    _connector="OR",
+                ),
+                name="rail_vlan_0_to_4094",
+                violation_error_message="A VLAN id is a whole number between 0 and 4094.",
+            ),
         ),
+        migrations.RunPython(install_revision_triggers, reverse_code=drop_revision_triggers),
     ]
