@@ -163,6 +163,8 @@ class Command(BaseCommand):
                 "-m",
                 "gunicorn",
                 "railstudio.wsgi",
+                "--config",
+                str(settings.BASE_DIR / "gunicorn.conf.py"),  # wherever the demo starts from
                 "--bind",
                 f"{host}:{port}",
                 "--workers",

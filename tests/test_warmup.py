@@ -1,0 +1,59 @@
+"""A web worker warms up before its first request (railstudio.warmup, gunicorn.conf.py): it
+writes nothing, and on PostgreSQL the API's hot statements are prepared on its connection."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from planner.models import FreeSpaceHint, PlanChange
+from railstudio import warmup
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def connection_kept_across_requests():
+    """As Django's test client does: a request's end must not close the test's connection
+    (it is inside the test's transaction, which a worker's never is)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def test_warming_writes_nothing(caplog):
+    changes, hints = PlanChange.objects.count(), FreeSpaceHint.objects.count()
+    seconds = warmup.warm_worker()
+    assert "could not warm" not in caplog.text
+    assert 0 < seconds < 30
+    assert (PlanChange.objects.count(), FreeSpaceHint.objects.count()) == (changes, hints)
+    assert not connection.needs_rollback
+
+
+def test_the_hot_statements_are_prepared_on_postgresql(require_postgres):
+    warmup.warm_worker()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = "\n".join(row[0] for row in cursor.fetchall())
+    for fragment in ("t.key = $", "planner_freespacehint", "nic.host_ip IS NULL", "count(*)"):
+        assert fragment in prepared, fragment
+
+
+def test_gunicorn_reads_the_warm_up_hook_from_the_repository():
+    code = (
+        "from gunicorn.config import Config; from gunicorn.app.base import Application; "
+        "import runpy; hooks = runpy.run_path('gunicorn.conf.py'); "
+        "print(sorted(name for name in hooks if not name.startswith('__')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "post_worker_init" in out.stdout
