@@ -42,6 +42,7 @@ TABLES = (
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 TOKEN_POSTGRESQL = "(random() * 9.2e18)::bigint"
 TOKEN_SQLITE = "abs(random() % 9223372036854775807)"
+CHANGED_SETTING = "planner_revision.changed"  # PostgreSQL: plans this session changed
 
 
 def current(plan_id: int, connection=None) -> tuple[str | None, bool]:
@@ -61,6 +62,20 @@ def current(plan_id: int, connection=None) -> tuple[str | None, bool]:
         return None, False
     tokens = ".".join(str(token) for token, _ in rows)
     return hashlib.sha256(tokens.encode()).hexdigest()[:32], bool(rows[0][1])
+
+
+def take_session_changes(connection=None) -> list[int]:
+    """PostgreSQL: the plans this connection's committed transactions changed since the last
+    call, read and forgotten in one statement (the triggers note them for the session)."""
+    connection = connection or default_connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH noted AS (SELECT current_setting(%s, true) AS plans) "
+            "SELECT plans, set_config(%s, '', false) FROM noted",
+            [CHANGED_SETTING, CHANGED_SETTING],
+        )
+        noted = cursor.fetchone()[0] or ""
+    return sorted({int(plan) for plan in noted.split(",") if plan})
 
 
 def _plan_ids(rows: str, via: str) -> str:
@@ -94,6 +109,10 @@ def _postgresql_function(via: str) -> str:
                     SELECT id FROM planner_planchange WHERE plan_id = plan AND id < added
                     FOR UPDATE SKIP LOCKED);
                 PERFORM set_config('planner_revision.p' || plan, '1', true);
+                -- For the session (undone if the transaction rolls back): what this connection
+                -- has committed since it last asked (planner.warming).
+                PERFORM set_config('{CHANGED_SETTING}', coalesce(
+                    current_setting('{CHANGED_SETTING}', true), '') || plan || ',', false);
             END IF;
         END LOOP;
         RETURN NULL;

@@ -79,3 +79,24 @@ def test_one_warming_is_queued_per_plan_until_it_runs(seed_plan, settings, celer
     assert warming.queue_warm([seed_plan.pk]) == []  # the queued one computes the latest
     assert warming.run(seed_plan.pk) is True and manifests_cached(seed_plan)
     assert warming.queue_warm([seed_plan.pk]) == [seed_plan.pk]  # ran: the next change queues
+
+
+def test_the_triggers_note_what_a_connection_commits(require_postgres, seed_plan):
+    """PostgreSQL: the plans this connection changed in committed transactions, read once;
+    a rolled-back write leaves no note."""
+    from django.db import transaction
+
+    from planner.models import Node, Plan
+
+    revisions.take_session_changes()
+    other = Plan.objects.create(name="Other", slug="other")
+    Node.objects.create(plan=seed_plan, name="noted")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Node.objects.create(plan=other, name="undone")
+        raise RuntimeError("roll back")
+    assert revisions.take_session_changes() == sorted([seed_plan.pk, other.pk])
+    assert revisions.take_session_changes() == []
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Node.objects.create(plan=seed_plan, name="undone")
+        raise RuntimeError("roll back")
+    assert revisions.take_session_changes() == []
