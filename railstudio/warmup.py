@@ -52,9 +52,15 @@ def _warm_statements() -> None:
 def _warm_requests(application) -> None:
     if application is None:
         from railstudio.wsgi import application
-    for path in REQUESTS:
-        for _ in range(RUNS):
-            _call(application, path)
+    refusals = logging.getLogger("django.request")  # each 401 here would be logged as a warning
+    level = refusals.level
+    refusals.setLevel(logging.ERROR)
+    try:
+        for path in REQUESTS:
+            for _ in range(RUNS):
+                _call(application, path)
+    finally:
+        refusals.setLevel(level)
 
 
 def _call(application, path: str) -> None:
