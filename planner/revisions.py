@@ -93,6 +93,7 @@ def _postgresql_function(via: str) -> str:
         plans bigint[];
         plan bigint;
         added bigint;
+        noted text;
     BEGIN
         IF TG_OP = 'INSERT' THEN
             SELECT array_agg(DISTINCT plan_id) INTO plans FROM ({new}) AS changed;
@@ -110,9 +111,12 @@ def _postgresql_function(via: str) -> str:
                     FOR UPDATE SKIP LOCKED);
                 PERFORM set_config('planner_revision.p' || plan, '1', true);
                 -- For the session (undone if the transaction rolls back): what this connection
-                -- has committed since it last asked (planner.warming).
-                PERFORM set_config('{CHANGED_SETTING}', coalesce(
-                    current_setting('{CHANGED_SETTING}', true), '') || plan || ',', false);
+                -- has committed since it last asked (planner.warming). Each plan once, so a
+                -- connection that never asks (a worker's) keeps a list no longer than its plans.
+                noted := coalesce(current_setting('{CHANGED_SETTING}', true), '');
+                IF position(',' || plan || ',' IN ',' || noted) = 0 THEN
+                    PERFORM set_config('{CHANGED_SETTING}', noted || plan || ',', false);
+                END IF;
             END IF;
         END LOOP;
         RETURN NULL;

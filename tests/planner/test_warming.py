@@ -84,7 +84,7 @@ def test_one_warming_is_queued_per_plan_until_it_runs(seed_plan, settings, celer
 def test_the_triggers_note_what_a_connection_commits(require_postgres, seed_plan):
     """PostgreSQL: the plans this connection changed in committed transactions, read once;
     a rolled-back write leaves no note."""
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from planner.models import Node, Plan
 
@@ -96,6 +96,12 @@ def test_the_triggers_note_what_a_connection_commits(require_postgres, seed_plan
         raise RuntimeError("roll back")
     assert revisions.take_session_changes() == sorted([seed_plan.pk, other.pk])
     assert revisions.take_session_changes() == []
+    for number in range(3):  # a connection that never asks notes each plan once
+        Node.objects.create(plan=seed_plan, name=f"again-{number}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [revisions.CHANGED_SETTING])
+        assert cursor.fetchone()[0] == f"{seed_plan.pk},"
+    assert revisions.take_session_changes() == [seed_plan.pk]
     with pytest.raises(RuntimeError), transaction.atomic():
         Node.objects.create(plan=seed_plan, name="undone")
         raise RuntimeError("roll back")
