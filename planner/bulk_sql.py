@@ -1,4 +1,6 @@
-"""Bulk UPDATE by id on PostgreSQL: one `UPDATE ... FROM UNNEST(arrays)` per batch.
+"""Bulk writes on PostgreSQL with one array parameter per column: `INSERT ... SELECT * FROM
+UNNEST(arrays)` and `UPDATE ... FROM UNNEST(arrays)`, one statement per batch, no model object
+per row.
 
 Django's bulk_update writes `CASE WHEN id = ... THEN ...` per column, which PostgreSQL
 evaluates branch by branch for every row: a batch of 5,000 rows costs 5,000² comparisons per
@@ -12,23 +14,40 @@ from collections.abc import Sequence
 from django.db import connection
 
 
+def insert_rows(model, columns: Sequence[tuple[str, str]], rows: list[tuple], batch_size: int,
+                after_batch=None) -> bool:  # fmt: skip
+    """Insert `rows` (one value per (column, PostgreSQL type) of `columns`); `after_batch(n)`
+    once n rows are in. False, writing nothing, on a database other than PostgreSQL."""
+    names = ", ".join(name for name, _ in columns)
+    sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM UNNEST({_arrays(columns)})"
+    return _run(sql, rows, batch_size, after_batch)
+
+
 def update_rows(model, columns: Sequence[tuple[str, str]], rows: list[tuple], batch_size: int):
     """Write `rows` (each: the id, then one value per column after the first of `columns`, a
     (column, PostgreSQL type) list that starts with the id). False, writing nothing, on a
     database other than PostgreSQL: the caller falls back to Django's bulk_update."""
-    if connection.vendor != "postgresql":
-        return False
-    if not rows:
-        return True
     names = [name for name, _ in columns]
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
     assignments = ", ".join(f"{name} = given.{name}" for name in names[1:])
     sql = (
         f"UPDATE {model._meta.db_table} AS target SET {assignments} "
-        f"FROM UNNEST({arrays}) AS given ({', '.join(names)}) WHERE target.id = given.id"
+        f"FROM UNNEST({_arrays(columns)}) AS given ({', '.join(names)}) "
+        "WHERE target.id = given.id"
     )
+    return _run(sql, rows, batch_size)
+
+
+def _arrays(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"%s::{kind}[]" for _, kind in columns)
+
+
+def _run(sql: str, rows: list[tuple], batch_size: int, after_batch=None) -> bool:
+    if connection.vendor != "postgresql":
+        return False
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
             cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+            if after_batch:
+                after_batch(start + len(batch))
     return True

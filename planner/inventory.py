@@ -15,7 +15,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from planner import bulk_sql, ipam, locks, validation
 from planner.models import Node, NodeNIC, Plan
@@ -302,7 +302,8 @@ NIC_DEFAULTS = {name: NodeNIC._meta.get_field(name).get_default() for name in NI
 NIC_COLUMNS = ("node_id", "rail_id", *NIC_FIELDS, "host_int")
 NIC_TYPES = ("bigint", "bigint", "text", "text", "integer", "integer", "text", "inet", "bigint")
 # (column, PostgreSQL type) of an UPDATE by id: the id first, then the columns written.
-NIC_UPDATE = (("id", "bigint"), *zip(NIC_COLUMNS[2:], NIC_TYPES[2:], strict=True))
+NIC_INSERT = tuple(zip(NIC_COLUMNS, NIC_TYPES, strict=True))
+NIC_UPDATE = (("id", "bigint"), *NIC_INSERT[2:])
 NODE_UPDATE = (("id", "bigint"), ("gpu_count", "integer"), ("labels", "jsonb"))
 
 
@@ -329,21 +330,14 @@ def _insert_nics(new: dict[tuple[int, int], dict], batch_size: int, inserted) ->
         (node_id, rail_id, *(values[name] for name in NIC_FIELDS), ipam.v4_int(values["host_ip"]))
         for (node_id, rail_id), values in new.items()
     ]
-    arrays = ", ".join(f"%s::{kind}[]" for kind in NIC_TYPES)
-    sql = (
-        f"INSERT INTO {NodeNIC._meta.db_table} ({', '.join(NIC_COLUMNS)}) "
-        f"SELECT * FROM UNNEST({arrays})"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            if connection.vendor == "postgresql":
-                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
-            else:
-                NodeNIC.objects.bulk_create(
-                    [NodeNIC(**dict(zip(NIC_COLUMNS, row, strict=True))) for row in batch]
-                )
-            inserted(start + len(batch))
+    if bulk_sql.insert_rows(NodeNIC, NIC_INSERT, rows, batch_size, inserted):
+        return
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        NodeNIC.objects.bulk_create(
+            [NodeNIC(**dict(zip(NIC_COLUMNS, row, strict=True))) for row in batch]
+        )
+        inserted(start + len(batch))
 
 
 def _node_rows(plan: Plan, nodes: list[ParsedNode], counts: dict):
