@@ -39,7 +39,8 @@ def test_planner_creates_a_plan_and_drags_an_exclusion(
     page.get_by_role("textbox", name="Name", exact=True).fill("Fabric A")
     page.get_by_label("Supernet").fill("10.50.0.0/13")
     page.get_by_label("Rails", exact=True).fill("9")
-    page.get_by_role("button", name="Create plan").click()
+    with page.expect_navigation():  # the refused post's page, however slow the machine
+        page.get_by_role("button", name="Create plan").click()
     expect(page.locator("#err_supernet")).to_have_text(
         "10.50.0.0/13 holds only 8 /16 subnets, not 9."
     )
