@@ -124,3 +124,42 @@ def test_hint_rows_follow_releases_and_go_with_their_rail(require_postgres):
     assert rows() == [ipam.ip_to_int("10.80.0.4")]
     rail.plan.delete()
     assert not FreeSpaceHint.objects.filter(rail_id=rail.id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_releases_racing_allocations_leave_no_free_address_behind(require_postgres):
+    """Threads allocate while others delete addressed NICs and clear host IPs, all at once:
+    whatever committed when, the search still finds every free address (the hint never jumps
+    over one a racing release set free), and no address is given twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rail = rail_with_nics(160, slug="racing")
+    allocation.allocate_on_rail(rail.id, 100)
+    addressed_ids = list(
+        NodeNIC.objects.filter(rail=rail, host_ip__isnull=False).values_list("node_id", "pk")
+    )
+
+    def work(step: int):
+        try:
+            if step % 3 == 0:
+                return allocation.allocate_on_rail(rail.id, 3)
+            node_id, nic_id = addressed_ids[step]
+            if step % 3 == 1:
+                Node.objects.filter(pk=node_id).delete()
+            else:
+                NodeNIC.objects.filter(pk=nic_id).update(host_ip=None)
+            return None
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(60)))
+    rail.refresh_from_db()
+    assert freespace.first_free(rail, 60) == rail.space().first_free(60)
+    hosts = list(
+        NodeNIC.objects.filter(rail=rail, host_ip__isnull=False).values_list("host_ip", flat=True)
+    )
+    assert len(hosts) == len(set(hosts))
+    expected = lowest(rail, 10)
+    given = allocation.allocate_on_rail(rail.id, 10)
+    assert [a.address for a in given] == expected
