@@ -73,3 +73,15 @@ def test_full_clean_says_what_the_api_says(planner_api, seed_plan):
         Rail(plan=seed_plan, index=9, subnet="10.60.0.0/16", vlan=5000).full_clean()
     assert model.value.message_dict["vlan"] == ["A VLAN id is a whole number between 0 and 4094."]
     Rail(plan=seed_plan, index=9, subnet="10.60.0.0/16", vlan=7).full_clean()
+
+
+def test_a_hostile_rail_reference_is_a_400_naming_the_field(planner_api, seed_plan):
+    """The exclusion's `rail` is read with written-out SQL (railstudio.fields.RowField): any
+    id that is not a whole number of 64 bits naming a rail is refused by name, never a 500."""
+    for hostile in ("abc", "1; DROP TABLE planner_rail", -1, 0, 2**80, True, [], {}, None, "²"):
+        response = planner_api.post(
+            "/api/exclusions/", {"rail": hostile, "cidr": "10.50.200.0/24"}, format="json"
+        )
+        assert response.status_code == 400, (hostile, response.content)
+        assert list(response.json()) == ["rail"], hostile
+    assert Exclusion.objects.filter(cidr="10.50.200.0/24").count() == 0
