@@ -92,7 +92,7 @@ UNADDRESSED_SQL = (
 )
 
 
-def _unaddressed(
+def unaddressed(
     rail: Rail, nic_ids: list[int] | None = None, count: int | None = None
 ) -> list[tuple[int, str]]:
     """NICs of the rail without a host IP, in the order their nodes were added (then NIC id):
@@ -127,7 +127,7 @@ def allocate_on_locked_rail(
     rail: Rail, count: int, nic_ids: list[int] | None = None
 ) -> list[Allocation]:
     """allocate_on_rail for a rail the caller locked (planner.locks) in its open transaction."""
-    nics = _unaddressed(rail, nic_ids, count)
+    nics = unaddressed(rail, nic_ids, count)
     if len(nics) < count:
         raise NotEnoughNICs(
             f"Only {len(nics)} NICs on rail {rail.index} lack a host IP; {count} were asked for."
@@ -143,6 +143,6 @@ def allocate_plan(plan: Plan) -> dict[int, int]:
     given: dict[int, int] = {}
     with transaction.atomic():
         for rail in locks.lock_plan_rails(plan.pk):
-            nics = _unaddressed(rail)
+            nics = unaddressed(rail)
             given[rail.index] = len(_assign(rail, nics, len(nics))) if nics else 0
     return given

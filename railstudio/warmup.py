@@ -46,7 +46,7 @@ def _warm_statements() -> None:
         freespace.next_free_prefix(rail, 28)
         freespace.overlapping(rail, (1, 2))
         freespace.hosts_within(rail, (1, 2))
-        allocation._unaddressed(rail, count=1)
+        allocation.unaddressed(rail, count=1)
 
 
 def _warm_requests(application) -> None:
