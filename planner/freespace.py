@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from planner import ipam
+from planner import bulk_sql, ipam
 from planner.models import Exclusion, FreeSpaceHint, NodeNIC, Rail
 from railstudio import rows
 
@@ -116,7 +116,7 @@ def hint_statement(rail: Rail, seen: list[int], low: int) -> tuple[str, list]:
         f"WITH read_hints AS (DELETE FROM {HINTS} WHERE id = ANY(%s::bigint[])), "
         f"new_hint AS (INSERT INTO {HINTS} (rail_id, low) VALUES (%s, %s)) "
     )
-    return sql, [list(seen), rail.pk, low]
+    return sql, [bulk_sql.array_literal(seen), rail.pk, low]
 
 
 def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:

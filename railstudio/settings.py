@@ -144,6 +144,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django's backend with a health check that asks the socket instead of the server.
+    DATABASES["default"]["ENGINE"] = "railstudio.postgresql"
     # Bind parameters on the server: client-side binding quotes every string with a regex,
     # which takes seconds for the megabytes of JSON an inspection snapshot writes.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True

@@ -48,6 +48,18 @@ def test_the_hot_statements_are_prepared_on_postgresql(require_postgres):
         assert fragment in prepared, fragment
 
 
+def test_the_hot_statements_have_settled_on_their_kept_plan(require_postgres):
+    """PostgreSQL plans a prepared statement afresh for its first five runs; after warming, the
+    first request runs each hot statement on the plan it keeps instead."""
+    warmup.warm_worker()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
+        plans = cursor.fetchall()
+    for fragment in ("t.key = $", "planner_freespacehint", "nic.host_ip IS NULL", "count(*)"):
+        kept = [generic for statement, generic in plans if fragment in statement]
+        assert kept and all(generic >= 1 for generic in kept), (fragment, kept)
+
+
 def test_gunicorn_reads_the_warm_up_hook_from_the_repository():
     code = (
         "from gunicorn.config import Config; from gunicorn.app.base import Application; "
