@@ -245,6 +245,17 @@ def run(api: Api, reps: int, import_reps: int) -> Timings:
         api.ok("POST", ips, {"count": 5000 - allocated})
     times.repeat("GET available-ips?limit=50, 5,000 allocated", reps, get50)
     times.repeat("POST one address, 5,000 allocated", reps, post(1))
+    full = f"/api/rails/{rail}/available-prefixes/"
+    times.repeat(
+        "available-prefixes /24 (GET), 5,000 allocated",
+        reps,
+        lambda _: api.ok("GET", f"{full}?prefix_length=24")[1],
+    )
+    times.repeat(
+        "available-prefixes /24 (POST), 5,000 allocated",
+        reps,
+        lambda _: api.ok("POST", full, {"prefix_length": 24})[1],
+    )
 
     # available-prefixes on an empty /16
     prefixes = plan(api, "px", "10.60.0.0/16", 16, 1)["rails"][0]["id"]

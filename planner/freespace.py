@@ -54,6 +54,16 @@ HINTED_GAPS_SQL = GAPS_SQL.format(
     nics=NICS,
 )
 
+# A block search from the hint when it lies inside the pod range (from where the range's run of
+# taken addresses ends: never past the range's end), else from the subnet's start.
+BLOCK_GAPS_SQL = GAPS_SQL.format(
+    low=f"(SELECT CASE WHEN min(low) > %s THEN LEAST(min(low), %s) ELSE CAST(%s AS BIGINT) END "
+    f"FROM {HINTS} WHERE rail_id = %s)",
+    seen="NULL",
+    exclusions=EXCLUSIONS,
+    nics=NICS,
+)
+
 
 def is_v4(rail: Rail) -> bool:
     return ":" not in rail.subnet
@@ -125,12 +135,35 @@ def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:
     if not is_v4(rail):
         return rail.space().next_free_prefix(prefix_length)
     block = 1 << (32 - prefix_length)
-    # No hints here: a block may start outside the pod range, where hints say nothing.
-    found, _ = _gaps(rail, ipam.span_of(rail.subnet), 1, block)
+    found = _first_free_block(rail, ipam.span_of(rail.subnet), block)
     if not found:
         return None
     start = (found[0][0] + block - 1) // block * block
     return f"{ipam.int_to_ip(start)}/{prefix_length}"
+
+
+def _first_free_block(rail: Rail, subnet: ipam.Span, block: int) -> list[ipam.Span]:
+    """The first free run of the subnet that holds an aligned block. On PostgreSQL the pod
+    range's start up to its hint is all taken, so no free block touches it: a block lies
+    wholly below the pod range, where hints say nothing (searched first, when one fits there),
+    or wholly from the hint on, so a range filling with hosts costs what an empty one does."""
+    usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
+    if usable is None or not hinted():
+        return _gaps(rail, subnet, 1, block)[0]
+    below = (subnet[0], usable[0] - 1)
+    if _holds_block(below, block):
+        found = _gaps(rail, below, 1, block)[0]
+        if found:
+            return found
+    params = [usable[0], usable[1] + 1, subnet[0], rail.pk, subnet[1], rail.pk, rail.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(BLOCK_GAPS_SQL, [*params, block, block, block, block, 1])
+        return [(first, last) for first, last, _ in cursor.fetchall()]
+
+
+def _holds_block(span: ipam.Span, block: int) -> bool:
+    first_aligned = (span[0] + block - 1) // block * block
+    return first_aligned + block - 1 <= span[1]
 
 
 OVERLAP_WHERE = f"""rail_id = %s AND id <> %s AND first_int <= %s AND first_int >= COALESCE(

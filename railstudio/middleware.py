@@ -1,5 +1,7 @@
+from csp.middleware import CSPMiddleware
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.html import escape
@@ -120,3 +122,28 @@ def _refusal(request, status: int, message: str) -> HttpResponse:
         f'<h1>{status}</h1><div class="alert error" role="alert">{escape(message)}</div>',
         status=status,
     )
+
+
+# What a JSON answer may load or be framed by, if a browser ever shows one: nothing.
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy (settings.CONTENT_SECURITY_POLICY) on what a browser renders: pages,
+    the API docs, SVG. A JSON answer takes JSON_POLICY, fixed, instead of a policy built again
+    for every API call."""
+
+    def process_response(self, request, response):
+        if response.get("Content-Type", "").startswith("application/json"):
+            response.setdefault("Content-Security-Policy", JSON_POLICY)
+            return response
+        return super().process_response(request, response)
+
+
+class PageMessagesMiddleware(MessageMiddleware):
+    """Django's one-time messages, for pages only: the API neither shows nor keeps them, and
+    setting up their store (a signed cookie and the session) cost every API call time."""
+
+    def process_request(self, request):
+        if not request.path.startswith("/api/"):
+            super().process_request(request)

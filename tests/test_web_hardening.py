@@ -124,6 +124,24 @@ def test_pages_carry_a_content_security_policy(as_viewer):
     assert "unsafe-inline" not in directives["script-src"] + directives["style-src"]
 
 
+def test_json_answers_carry_a_policy_that_allows_nothing(viewer_api, as_viewer):
+    for response in (viewer_api.get("/api/plans/"), viewer_api.get("/api/plans/0/")):
+        assert response["Content-Type"].startswith("application/json")
+        assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    docs = as_viewer.get("/api/docs/")  # a page under /api/: the site's policy
+    assert docs.status_code == 200 and "script-src 'self'" in docs["Content-Security-Policy"]
+
+
+def test_one_time_messages_live_on_pages_not_in_the_api(as_planner, planner_api, seed_plan):
+    from django.contrib.messages import get_messages
+
+    api = planner_api.get("/api/plans/")
+    assert api.status_code == 200 and not hasattr(api.wsgi_request, "_messages")
+    page = as_planner.get("/")
+    assert page.status_code == 200 and list(get_messages(page.wsgi_request)) == []
+    assert hasattr(page.wsgi_request, "_messages")
+
+
 @override_settings(MAX_BODY_BYTES=4096)
 def test_a_large_form_post_is_413_on_a_page(as_planner, seed_plan):
     from django.urls import reverse

@@ -67,11 +67,15 @@ def test_the_lowest_free_address_is_given_after_any_release(seed):
                     Exclusion.objects.create(rail=rail, start=free[0], end=free[0])
         elif action == "range":
             Rail.objects.filter(pk=rail.pk).update(
-                range_start=rng.choice(["", "10.80.0.2", "10.80.0.9"]) or None
+                range_start=rng.choice(["", "10.80.0.2", "10.80.0.9", "10.80.0.40"]) or None,
+                range_end=rng.choice(["", "", "10.80.0.200"]) or None,
             )
         rail.refresh_from_db()
         spans = rail.space().first_free(30)
         assert freespace.first_free(rail, 30) == spans, (seed, step, action)
+        for length in (26, 28, 29, 30):  # blocks below, across and above the pod range
+            expected = rail.space().next_free_prefix(length)
+            assert freespace.next_free_prefix(rail, length) == expected, (seed, step, length)
 
 
 def test_a_full_rail_starts_its_search_at_the_hint(require_postgres):
@@ -96,6 +100,44 @@ def test_a_full_rail_starts_its_search_at_the_hint(require_postgres):
     assert freespace.first_free(rail, 1) == [(ipam.ip_to_int("10.81.3.3"),) * 2]
     assert allocation.allocate_on_rail(rail.id, 1)[0].address == "10.81.3.3"
     assert freespace.first_free(rail, 1) == [(ipam.ip_to_int("10.81.19.137"),) * 2]
+
+
+def test_a_block_search_on_a_filling_range_starts_at_the_hint(require_postgres):
+    """available-prefixes at 5,000 hosts given reads what it reads on an empty rail: the run of
+    taken addresses from the pod range's start to the hint is skipped, not read."""
+    rail = rail_with_nics(5010, subnet="10.82.0.0/16", slug="blocks")
+    for _ in range(5):
+        allocation.allocate_on_rail(rail.id, 1000)
+    assert freespace.next_free_prefix(rail, 24) == "10.82.20.0/24"  # hosts end at 10.82.19.136
+    subnet, usable = ipam.span_of(rail.subnet), ipam.usable_span(rail.subnet, None, None)
+    params = [usable[0], usable[1] + 1, subnet[0], rail.pk, subnet[1], rail.pk, rail.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + freespace.BLOCK_GAPS_SQL,
+            [*params, 256, 256, 256, 256, 1],
+        )
+        plan = cursor.fetchone()[0]
+    nic_scans = [
+        node for node in walk(plan[0]["Plan"]) if node.get("Index Name") == "nic_rail_host_int"
+    ]
+    assert nic_scans and all(node["Actual Rows"] < 10 for node in nic_scans), nic_scans
+    released = [f"10.82.3.{last}" for last in range(4, 8)]
+    NodeNIC.objects.filter(rail=rail, host_ip__in=released).update(host_ip=None)
+    assert freespace.next_free_prefix(rail, 30) == "10.82.3.4/30"  # a release moves it back
+    assert freespace.next_free_prefix(rail, 32) == "10.82.0.0/32"  # below the pod range
+    assert freespace.next_free_prefix(rail, 24) == "10.82.20.0/24"
+
+
+def test_a_block_search_never_skips_past_the_pod_range(require_postgres):
+    """A hint only speaks for the pod range: above the range's end, blocks are searched even
+    when the hint lies higher (a true hint: no free address of the range is below it)."""
+    rail = rail_with_nics(20, slug="short-range")
+    Rail.objects.filter(pk=rail.pk).update(range_end="10.80.0.20")
+    allocation.allocate_on_rail(rail.id, 20)  # the whole range: 10.80.0.1 to .20
+    FreeSpaceHint.objects.filter(rail_id=rail.id).update(low=ipam.ip_to_int("10.80.0.100"))
+    rail.refresh_from_db()
+    assert freespace.next_free_prefix(rail, 30) == "10.80.0.24/30"
+    assert freespace.next_free_prefix(rail, 30) == rail.space().next_free_prefix(30)
 
 
 def walk(node):
