@@ -39,7 +39,7 @@ class Allocation(NamedTuple):  # a tuple: a thousand are made per request, cheap
 WRITE_BATCH = 1000
 
 
-def _write(nic_ids: list[int], addresses: list[str], numbers: list[int] | None,
+def write_addresses(nic_ids: list[int], addresses: list[str], numbers: list[int] | None,
            prefix: tuple[str, list]) -> None:  # fmt: skip
     """Give each NIC its address (`numbers`: the same addresses as integers, IPv4 only), in one
     statement per batch on PostgreSQL; `prefix` (a CTE and its parameters,
@@ -82,7 +82,7 @@ def _assign(rail: Rail, nics: list[tuple[int, str]], count: int) -> list[Allocat
     version = 4 if freespace.is_v4(rail) else 6
     numbers = [ip for first, last in spans for ip in range(first, last + 1)]
     addresses = ipam.expand(spans, version)
-    _write(
+    write_addresses(
         [nic_id for nic_id, _ in nics],
         addresses,
         numbers if version == 4 else None,

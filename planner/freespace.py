@@ -20,6 +20,7 @@ from railstudio import rows
 EXCLUSIONS = Exclusion._meta.db_table
 NICS = NodeNIC._meta.db_table
 HINTS = FreeSpaceHint._meta.db_table
+RAILS = Rail._meta.db_table
 
 # The free runs inside [low, high]: {low} is where the search starts (the span's start, or on
 # PostgreSQL the rail's free-space hint above it), {seen} the hint rows read (for the allocator).
@@ -119,14 +120,16 @@ def lowest_free(rail: Rail, count: int) -> tuple[list[ipam.Span], list[int]]:
 
 def hint_statement(rail: Rail, seen: list[int], low: int) -> tuple[str, list]:
     """A CTE prefix that, in the allocator's write, replaces the hint rows it read with one at
-    `low` (the address after those it gave); ("", []) where no hints are kept."""
+    `low` (the address after those it gave); ("", []) where no hints are kept. A rail id that
+    names no rail writes no hint (the worker warm-up runs the statement so)."""
     if not (hinted() and is_v4(rail)):
         return "", []
     sql = (
         f"WITH read_hints AS (DELETE FROM {HINTS} WHERE id = ANY(%s::bigint[])), "
-        f"new_hint AS (INSERT INTO {HINTS} (rail_id, low) VALUES (%s, %s)) "
+        f"new_hint AS (INSERT INTO {HINTS} (rail_id, low) SELECT id, %s FROM {RAILS} "
+        "WHERE id = %s) "
     )
-    return sql, [bulk_sql.array_literal(seen), rail.pk, low]
+    return sql, [bulk_sql.array_literal(seen), low, rail.pk]
 
 
 def next_free_prefix(rail: Rail, prefix_length: int) -> str | None:
