@@ -128,8 +128,11 @@ def drop_database(url: str) -> None:
 def start_server(bench_url: str, port: int, access_log: Path) -> subprocess.Popen:
     # Imports run in the request, so their time is the import's own (the worker runs the same
     # function for a big file by default: bench/large_plan_pages.py times that path).
+    # Its own var/ (broker, keys): the warm-up tasks its writes queue must not wait in the demo's
+    # broker for a worker to run them against the demo's database.
     env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0", "LOG_LEVEL": "WARNING",
-           "RAILSTUDIO_SYNC_IMPORT_BYTES": str(64 * 1024 * 1024)}  # fmt: skip
+           "RAILSTUDIO_SYNC_IMPORT_BYTES": str(64 * 1024 * 1024),
+           "RAILSTUDIO_VAR_DIR": str(access_log.parent / "var")}  # fmt: skip
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
