@@ -11,6 +11,8 @@ columns (128 bits fit no portable integer type) and take RailSpace's span arithm
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 
 from planner import bulk_sql, ipam
@@ -22,16 +24,15 @@ NICS = NodeNIC._meta.db_table
 HINTS = FreeSpaceHint._meta.db_table
 RAILS = Rail._meta.db_table
 
-# The free runs inside [low, high]: {low} is where the search starts (the span's start, or on
-# PostgreSQL the rail's free-space hint above it), {seen} the hint rows read (for the allocator).
-GAPS_SQL = """
-WITH bounds AS (SELECT {low} AS low, CAST(%s AS BIGINT) AS high),
+# The free runs inside [low, high] (the `bounds` CTE): the taken ranges in order, and where each
+# run of them ends. Parameters: the rail id twice (exclusions, host IPs).
+GAP_EDGES = f"""
 taken (low, high) AS (
-    SELECT first_int, last_int FROM {exclusions}
+    SELECT first_int, last_int FROM {EXCLUSIONS}
      WHERE rail_id = %s AND first_int <= (SELECT high FROM bounds)
        AND last_int >= (SELECT low FROM bounds)
     UNION ALL
-    SELECT host_int, host_int FROM {nics}
+    SELECT host_int, host_int FROM {NICS}
      WHERE rail_id = %s AND host_int >= (SELECT low FROM bounds)
        AND host_int <= (SELECT high FROM bounds)
     UNION ALL SELECT low - 1, low - 1 FROM bounds
@@ -40,19 +41,22 @@ taken (low, high) AS (
     SELECT low, high, MAX(high) OVER sorted AS reach, LEAD(low) OVER sorted AS next_low
       FROM taken
     WINDOW sorted AS (ORDER BY low, high ROWS UNBOUNDED PRECEDING)
+)"""
+# A gap that holds an aligned block (parameters: the block size four times; 1: any gap).
+HOLDS_BLOCK = "next_low > reach + 1 AND (reach + %s) / %s * %s + %s <= next_low"
+
+# {low} is where the search starts (the span's start, or on PostgreSQL the rail's free-space
+# hint above it), {seen} the hint rows read (for the allocator).
+GAPS_SQL = (
+    "WITH bounds AS (SELECT {low} AS low, CAST(%s AS BIGINT) AS high), "
+    + GAP_EDGES.replace("{", "{{").replace("}", "}}")
+    + " SELECT reach + 1, next_low - 1, {seen} FROM edges"
+    + f" WHERE {HOLDS_BLOCK} ORDER BY low, high LIMIT %s"
 )
-SELECT reach + 1, next_low - 1, {seen} FROM edges
- WHERE next_low > reach + 1 AND (reach + %s) / %s * %s + %s <= next_low
- ORDER BY low, high LIMIT %s
-"""
-PLAIN_GAPS_SQL = GAPS_SQL.format(
-    low="CAST(%s AS BIGINT)", seen="NULL", exclusions=EXCLUSIONS, nics=NICS
-)
+PLAIN_GAPS_SQL = GAPS_SQL.format(low="CAST(%s AS BIGINT)", seen="NULL")
 HINTED_GAPS_SQL = GAPS_SQL.format(
     low=f"GREATEST(CAST(%s AS BIGINT), (SELECT min(low) FROM {HINTS} WHERE rail_id = %s))",
     seen=f"(SELECT array_agg(id) FROM {HINTS} WHERE rail_id = %s)",
-    exclusions=EXCLUSIONS,
-    nics=NICS,
 )
 
 # A block search from the hint when it lies inside the pod range (from where the range's run of
@@ -61,9 +65,24 @@ BLOCK_GAPS_SQL = GAPS_SQL.format(
     low=f"(SELECT CASE WHEN min(low) > %s THEN LEAST(min(low), %s) ELSE CAST(%s AS BIGINT) END "
     f"FROM {HINTS} WHERE rail_id = %s)",
     seen="NULL",
-    exclusions=EXCLUSIONS,
-    nics=NICS,
 )
+
+
+@functools.cache
+def rail_gaps_sql() -> str:
+    """The rail's row, then one row per free run from its hint on (none: the row once with
+    NULLs), bounded by the pod range stored on the rail. Parameters: the rail id four times,
+    HOLDS_BLOCK's four, the limit."""
+    _, rail_columns = rows.columns(Rail)
+    return (
+        f"WITH rail AS (SELECT {rail_columns} FROM {RAILS} WHERE {RAILS}.id = %s), "
+        f"bounds AS (SELECT GREATEST(pod_first_int, (SELECT min(low) FROM {HINTS} "
+        "WHERE rail_id = %s)) AS low, pod_last_int AS high FROM rail), "
+        f"{GAP_EDGES} SELECT rail.*, gap.first, gap.last FROM rail LEFT JOIN ("
+        "SELECT reach + 1 AS first, next_low - 1 AS last, low, high FROM edges "
+        f"WHERE {HOLDS_BLOCK} ORDER BY low, high LIMIT %s) AS gap ON true "
+        "ORDER BY gap.low, gap.high"
+    )
 
 
 def is_v4(rail: Rail) -> bool:
@@ -107,15 +126,42 @@ def lowest_free(rail: Rail, count: int) -> tuple[list[ipam.Span], list[int]]:
     usable = ipam.usable_span(rail.subnet, rail.range_start, rail.range_end)
     if usable is None or count <= 0:
         return [], []
-    taken, remaining = [], count
     gaps, seen = _gaps(rail, usable, count, use_hints=True)
-    for first, last in gaps:
+    return _first_addresses(gaps, count), seen
+
+
+def rail_with_first_free(rail_id: int, count: int) -> tuple[Rail | None, list[ipam.Span]]:
+    """The rail (None: no such rail) and first_free(rail, count). On PostgreSQL one statement
+    reads both, from the pod range stored on the rail (Rail.pod_first_int, pod_last_int) when
+    that is the range its fields give now; otherwise (IPv6, a range written around save()) the
+    free space is asked again from the fields."""
+    if not hinted():
+        rail = rows.by_pk(Rail, rail_id)
+        return rail, first_free(rail, count) if rail else []
+    names, _ = rows.columns(Rail)
+    with connection.cursor() as cursor:
+        cursor.execute(rail_gaps_sql(), [rail_id, rail_id, rail_id, rail_id, 1, 1, 1, 1, count])
+        found = cursor.fetchall()
+    if not found:
+        return None, []
+    rail = Rail.from_db(connection.alias, names, found[0][: len(names)])
+    stored = (rail.pod_first_int, rail.pod_last_int)
+    if stored[0] is None or stored != rail.pod_ints():
+        return rail, first_free(rail, count)
+    runs = [(row[-2], row[-1]) for row in found if row[-2] is not None]
+    return rail, _first_addresses(runs, count)
+
+
+def _first_addresses(runs: list[ipam.Span], count: int) -> list[ipam.Span]:
+    """The first `count` addresses of the free runs, as spans."""
+    taken, remaining = [], count
+    for first, last in runs:
         if remaining <= 0:
             break
         end = min(last, first + remaining - 1)
         taken.append((first, end))
         remaining -= end - first + 1
-    return taken, seen
+    return taken
 
 
 def hint_statement(rail: Rail, seen: list[int], low: int) -> tuple[str, list]:

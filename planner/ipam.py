@@ -199,6 +199,16 @@ def usable_span(subnet: str, range_start: str | None = None, range_end: str | No
     return first, last
 
 
+def v4_usable_span(subnet: str, range_start: str | None, range_end: str | None) -> Span | None:
+    """usable_span for an IPv4 subnet; None for IPv6 or a subnet that cannot be read."""
+    if ":" in str(subnet):
+        return None
+    try:
+        return usable_span(subnet, range_start, range_end)
+    except AddressError:
+        return None
+
+
 @dataclass(frozen=True)
 class RailUsage:
     """Whereabouts' view of one rail: usable = excluded + host_assigned + free."""

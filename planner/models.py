@@ -118,7 +118,26 @@ class RailQuerySet(models.QuerySet):
         objs = list(objs)
         for rail in objs:
             rail.refresh_names()
+            rail.refresh_pod_ints()
         return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        if POD_RANGE_FIELDS & set(fields):
+            fields = [*fields, *POD_INT_FIELDS]
+            for rail in objs:
+                rail.refresh_pod_ints()
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    def update(self, **kwargs):
+        if POD_RANGE_FIELDS & kwargs.keys() and not set(POD_INT_FIELDS) & kwargs.keys():
+            # Each row has its own subnet and range: forget the stored ones; save() refills them.
+            kwargs.update(dict.fromkeys(POD_INT_FIELDS))
+        return super().update(**kwargs)
+
+
+POD_RANGE_FIELDS = {"subnet", "range_start", "range_end"}
+POD_INT_FIELDS = ("pod_first_int", "pod_last_int")
 
 
 class Rail(models.Model):
@@ -137,6 +156,11 @@ class Rail(models.Model):
     # keeps them unique within the plan. save() and bulk_create() fill them in.
     nad_name = models.CharField(max_length=253, editable=False)
     interface_name = models.CharField(max_length=64, editable=False)
+    # The pod range's first and last address as integers (IPv4; NULL otherwise), stored so that
+    # one statement reads a rail with its free space (planner.freespace.rail_with_first_free,
+    # which checks them against the rail's fields). save() and bulk_create() fill them in.
+    pod_first_int = models.BigIntegerField(null=True, editable=False)
+    pod_last_int = models.BigIntegerField(null=True, editable=False)
 
     objects = RailQuerySet.as_manager()
 
@@ -163,7 +187,18 @@ class Rail(models.Model):
 
     def save(self, *args, **kwargs):
         self.refresh_names()
+        self.refresh_pod_ints()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and POD_RANGE_FIELDS & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, *POD_INT_FIELDS}
         super().save(*args, **kwargs)
+
+    def pod_ints(self) -> ipam.Span | None:
+        """The pod range as integers on an IPv4 rail (ipam.v4_usable_span); None otherwise."""
+        return ipam.v4_usable_span(self.subnet, self.range_start, self.range_end)
+
+    def refresh_pod_ints(self) -> None:
+        self.pod_first_int, self.pod_last_int = self.pod_ints() or (None, None)
 
     def clean(self):
         self.refresh_names()

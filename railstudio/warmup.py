@@ -76,6 +76,7 @@ def warm_connection() -> None:
     for _ in range(RUNS):
         roles.user_by_token(NOT_A_TOKEN)
         rows.by_pk(Rail, NO_ROW)
+        freespace.rail_with_first_free(NO_ROW, 1)
         freespace.first_free(rail, 1)
         freespace.next_free_prefix(rail, 28)
         freespace.overlapping(rail, (1, 2))

@@ -294,9 +294,16 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         if request.method == "POST":
             with transaction.atomic():
                 return self._allocate(self.get_object(), request)
-        rail = self.get_object()
-        limit = _int_param(request, "limit", 10, 1, MAX_AVAILABLE_LIMIT)
-        spans = freespace.first_free(rail, limit)
+        try:
+            limit = _int_param(request, "limit", 10, 1, MAX_AVAILABLE_LIMIT)
+        except ValidationError:
+            self.get_object()  # a rail that does not exist is a 404 first
+            raise
+        key = numbers.small_int(self.kwargs.get("pk", ""))
+        rail, spans = (None, []) if key is None else freespace.rail_with_first_free(key, limit)
+        if rail is None:
+            raise Http404
+        self.check_object_permissions(request, rail)
         version = 4 if freespace.is_v4(rail) else 6
         return Response(
             {

@@ -73,6 +73,7 @@ def test_the_lowest_free_address_is_given_after_any_release(seed):
         rail.refresh_from_db()
         spans = rail.space().first_free(30)
         assert freespace.first_free(rail, 30) == spans, (seed, step, action)
+        assert freespace.rail_with_first_free(rail.pk, 30) == (rail, spans), (seed, step)
         for length in (26, 28, 29, 30):  # blocks below, across and above the pod range
             expected = rail.space().next_free_prefix(length)
             assert freespace.next_free_prefix(rail, length) == expected, (seed, step, length)

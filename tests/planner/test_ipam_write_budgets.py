@@ -43,7 +43,9 @@ def test_allocation_costs_the_same_for_one_address_or_500_on_any_fill(api, rail)
     # token, the rail locked, its NICs, the gaps, the write; and the savepoint around it
     assert len(one) == len(many) == len(full) == 7, one
     reads = [statements(api, "get", f"{ips}?limit=50") for _ in range(2)]
-    assert len(reads[0]) == len(reads[1]) == 3, reads[0]  # token, rail, gaps
+    # token, then the rail with its gaps (PostgreSQL: one statement; SQLite: two)
+    expected = 2 if connection.vendor == "postgresql" else 3
+    assert len(reads[0]) == len(reads[1]) == expected, reads[0]
 
 
 def test_an_exclusion_and_a_carved_prefix_cost_a_few_queries(api, rail):
