@@ -63,12 +63,14 @@ def write_addresses(nic_ids: list[int], addresses: list[str], numbers: list[int]
                 "FROM UNNEST(%s::bigint[], %s::text[]) AS given (id, value)"
             )
         values = addresses if numbers is None else numbers
+        by_id = bulk_sql.JOIN_BY_ID.format(alias="nic")
         for start in range(0, len(nic_ids), WRITE_BATCH):
             cte, params = prefix if start == 0 else ("", [])
             batch = slice(start, start + WRITE_BATCH)
+            ids = bulk_sql.array_literal(nic_ids[batch])
             cursor.execute(
-                f"{cte}UPDATE {table} AS nic SET {sql} WHERE nic.id = given.id",
-                [*params, *map(bulk_sql.array_literal, (nic_ids[batch], values[batch]))],
+                f"{cte}UPDATE {table} AS nic SET {sql} WHERE {by_id}",
+                [*params, ids, bulk_sql.array_literal(values[batch]), ids],
             )
 
 
