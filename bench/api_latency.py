@@ -350,6 +350,17 @@ def report(times: Timings, server: list[float]) -> None:
         )
 
 
+def machine_pace() -> float:
+    """Milliseconds a fixed piece of pure Python takes here (best of five): this machine's speed
+    changes by up to 2x between runs, and every figure above moves with it."""
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i for i in range(300_000))
+        runs.append(time.perf_counter() - started)
+    return min(runs) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=9, help="repetitions per single call")
@@ -365,11 +376,13 @@ def main() -> None:
         access_log = Path(folder) / "access.log"
         server = start_server(bench_url, port, access_log)
         try:
-            started = time.monotonic()
+            started, pace_before = time.monotonic(), machine_pace()
             api = Api(port, token)
             times = run(api, args.reps, args.import_reps)
             print(f"gunicorn 2x1, PostgreSQL, DEBUG off; data built and timed in "
-                  f"{time.monotonic() - started:.0f} s")  # fmt: skip
+                  f"{time.monotonic() - started:.0f} s; a fixed Python loop took "
+                  f"{pace_before:.1f} ms before and {machine_pace():.1f} ms after (the "
+                  "machine's pace)")  # fmt: skip
         finally:
             server.terminate()  # the workers write their last access-log lines as they stop
             server.wait(timeout=30)
