@@ -2,6 +2,7 @@
 does each database connection it opens later: nothing is written, and on PostgreSQL the API's
 hot statements are prepared on the connection and settled on the plan PostgreSQL keeps."""
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def connection_kept_across_requests():
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
     warmup.stop_warming_connections()  # only a gunicorn worker keeps warming its connections
+    gc.unfreeze()  # nor keeps what it held at start out of the collector's way
 
 
 def test_warming_writes_nothing(caplog):
@@ -95,6 +97,11 @@ def test_each_new_connection_of_a_worker_is_warmed_as_it_opens(require_postgres,
     connection.close()
     connection.ensure_connection()  # not a worker's any more: opened cold
     assert not _prepared()
+
+
+def test_what_the_worker_holds_after_warming_is_kept_out_of_the_collectors_way():
+    warmup.warm_worker(every_connection=False)
+    assert gc.get_freeze_count() > 10_000  # the modules, settings and URL patterns
 
 
 def test_a_connection_per_request_is_not_warmed(monkeypatch):
