@@ -199,6 +199,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["railstudio.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": ["railstudio.filters.StrictFilterBackend"],
     "DEFAULT_PARSER_CLASSES": ["railstudio.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "railstudio.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "railstudio.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

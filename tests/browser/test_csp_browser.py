@@ -100,4 +100,9 @@ def test_the_pages_work_under_the_content_security_policy(page, live_server, est
     screenshot(page, tmp_path, "csp-docs.png", whole_page=False)
     violations.extend(page.evaluate("window.__csp"))
 
+    # The browsable API: what a browser gets from an API URL (DRF's pages, highlighting too).
+    visit(f"/api/rails/?plan={plan.pk}")
+    expect(page.locator(".response-info")).to_contain_text("10.50.0.0/16")
+    screenshot(page, tmp_path, "csp-browsable-api.png", whole_page=False)
+
     assert violations == [], "\n".join(violations)
