@@ -263,8 +263,14 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         # The IPAM calls read the rail alone, in one written-out query (railstudio.rows); a
         # POST reads it locked (planner.locks) inside the action's transaction: one read of the
         # row instead of a read and then a lock.
-        key = numbers.small_int(self.kwargs.get("pk", ""))
-        rail = None if key is None else rows.by_pk(Rail, key, lock=self.request.method == "POST")
+        key = self._rail_key()
+        lock = self.request.method == "POST"
+        return self._permitted(None if key is None else rows.by_pk(Rail, key, lock=lock))
+
+    def _rail_key(self) -> int | None:
+        return numbers.small_int(self.kwargs.get("pk", ""))
+
+    def _permitted(self, rail: Rail | None) -> Rail:
         if rail is None:
             raise Http404
         self.check_object_permissions(self.request, rail)
@@ -299,11 +305,9 @@ class RailViewSet(IdLookupMixin, AtomicWritesMixin, viewsets.ModelViewSet):
         except ValidationError:
             self.get_object()  # a rail that does not exist is a 404 first
             raise
-        key = numbers.small_int(self.kwargs.get("pk", ""))
+        key = self._rail_key()
         rail, spans = (None, []) if key is None else freespace.rail_with_first_free(key, limit)
-        if rail is None:
-            raise Http404
-        self.check_object_permissions(request, rail)
+        rail = self._permitted(rail)
         version = 4 if freespace.is_v4(rail) else 6
         return Response(
             {
